@@ -1,0 +1,119 @@
+//! L2 backends: where entries live beyond this process.
+//!
+//! An enum rather than a trait object: the set is closed, dispatch is a
+//! branch, and async methods need no boxing.
+
+pub mod redis;
+
+use std::fmt;
+use std::time::Duration;
+
+/// How an L2 failure is to be treated (DESIGN section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Connection refused or dropped, timeout, LOADING, TRYAGAIN, pool
+    /// exhausted: worth retrying later; moves the circuit breaker.
+    Transient,
+    /// Authentication, protocol and configuration errors: retrying does not help.
+    Permanent,
+}
+
+/// A failed L2 operation.
+#[derive(Debug, Clone)]
+pub struct L2Error {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl fmt::Display for L2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = match self.class {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Permanent => "permanent",
+        };
+        write!(f, "{c} L2 error: {}", self.message)
+    }
+}
+
+pub type L2Result<T> = Result<T, L2Error>;
+
+/// A value read from L2 with its remaining lifetime (`None`: no expiry).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub ttl: Option<Duration>,
+}
+
+/// The configured L2.
+pub enum Backend {
+    /// No L2: the client is L1-only.
+    None,
+    Redis(redis::RedisBackend),
+}
+
+impl Backend {
+    pub fn is_none(&self) -> bool {
+        matches!(self, Backend::None)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::None => "none",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
+    /// Read a value and, in the same round trip, its remaining TTL.
+    pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
+        match self {
+            Backend::None => Ok(None),
+            Backend::Redis(r) => r.get(key).await,
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> L2Result<()> {
+        match self {
+            Backend::None => Ok(()),
+            Backend::Redis(r) => r.set(key, value, ttl).await,
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(false),
+            Backend::Redis(r) => r.delete(key).await,
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(false),
+            Backend::Redis(r) => r.exists(key).await,
+        }
+    }
+
+    /// Remaining TTL: `Ok(None)` if the key is missing, `Ok(Some(None))` if
+    /// it has no expiry.
+    pub async fn ttl(&self, key: &str) -> L2Result<Option<Option<Duration>>> {
+        match self {
+            Backend::None => Ok(None),
+            Backend::Redis(r) => r.ttl(key).await,
+        }
+    }
+
+    /// Delete every key that starts with `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> L2Result<u64> {
+        match self {
+            Backend::None => Ok(0),
+            Backend::Redis(r) => r.delete_prefix(prefix).await,
+        }
+    }
+
+    /// Round-trip check; returns the latency.
+    pub async fn ping(&self) -> L2Result<Duration> {
+        match self {
+            Backend::None => Ok(Duration::ZERO),
+            Backend::Redis(r) => r.ping().await,
+        }
+    }
+}

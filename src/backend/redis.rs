@@ -1,0 +1,206 @@
+//! Redis L2 on tokio: `connection_pool_size` multiplexed connections, each a
+//! `ConnectionManager` that connects lazily and reconnects after the server
+//! comes back. Every command has an explicit response timeout.
+
+use super::{ErrorClass, Fetched, L2Error, L2Result};
+use crate::config::{redact, Config};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct RedisBackend {
+    conns: Vec<ConnectionManager>,
+    next: AtomicUsize,
+    timeout: Duration,
+    url: String,
+}
+
+impl RedisBackend {
+    /// Builds the connection managers; no connection is made until the first
+    /// command, so a client starts even while Redis is down. Must be called
+    /// inside the tokio runtime that will drive the connections.
+    pub fn new(cfg: &Config, url: &str) -> Result<Self, String> {
+        if url.starts_with("rediss://") {
+            // rustls needs one process-wide crypto provider; another library
+            // may have installed one already, which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| format!("redis_url {} is not usable: {e}", redact(url)))?;
+        let mcfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(cfg.connect_timeout()))
+            .set_response_timeout(Some(cfg.socket_timeout()))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(200));
+        let conns = (0..cfg.connection_pool_size.max(1))
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), mcfg.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
+        Ok(RedisBackend {
+            conns,
+            next: AtomicUsize::new(0),
+            timeout: cfg.socket_timeout(),
+            url: redact(url),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pool_size(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].clone()
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> L2Result<T> {
+        let mut c = self.conn();
+        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut c)).await {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(timeout_error(self.timeout)),
+        }
+    }
+
+    async fn run_pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> L2Result<T> {
+        let mut c = self.conn();
+        match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut c)).await {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(timeout_error(self.timeout)),
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
+        let (v, pttl): (Option<Vec<u8>>, i64) = self.run_pipe(&pipe).await?;
+        Ok(v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> L2Result<()> {
+        let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as u64;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("PX").arg(ms);
+        self.run::<()>(&cmd).await
+    }
+
+    pub async fn delete(&self, key: &str) -> L2Result<bool> {
+        let n: i64 = self.run(redis::cmd("DEL").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    pub async fn exists(&self, key: &str) -> L2Result<bool> {
+        let n: i64 = self.run(redis::cmd("EXISTS").arg(key)).await?;
+        Ok(n > 0)
+    }
+
+    pub async fn ttl(&self, key: &str) -> L2Result<Option<Option<Duration>>> {
+        let ms: i64 = self.run(redis::cmd("PTTL").arg(key)).await?;
+        Ok(pttl_to_ttl(ms))
+    }
+
+    /// SCAN + UNLINK in batches. Only used for explicit clears, never on a
+    /// read path.
+    pub async fn delete_prefix(&self, prefix: &str) -> L2Result<u64> {
+        let pattern = format!("{}*", glob_escape(prefix));
+        let mut cursor: u64 = 0;
+        let mut deleted = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = self
+                .run(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500))
+                .await?;
+            if !keys.is_empty() {
+                let n: u64 = self.run(redis::cmd("UNLINK").arg(&keys)).await?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
+    pub async fn ping(&self) -> L2Result<Duration> {
+        let start = Instant::now();
+        let v: Value = self.run(&redis::cmd("PING")).await?;
+        match v {
+            Value::SimpleString(ref s) if s == "PONG" => Ok(start.elapsed()),
+            other => Err(L2Error {
+                class: ErrorClass::Permanent,
+                message: format!("PING answered {other:?}"),
+            }),
+        }
+    }
+}
+
+fn pttl_to_ttl(ms: i64) -> Option<Option<Duration>> {
+    match ms {
+        -2 => None,
+        -1 => Some(None),
+        n if n >= 0 => Some(Some(Duration::from_millis(n as u64))),
+        _ => None,
+    }
+}
+
+fn timeout_error(t: Duration) -> L2Error {
+    L2Error {
+        class: ErrorClass::Transient,
+        message: format!("Redis did not answer within {} ms", t.as_millis()),
+    }
+}
+
+/// Escape the glob characters of SCAN MATCH.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Classify by error kind, never by message text.
+pub fn classify(e: RedisError) -> L2Error {
+    let class = if e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_io_error()
+    {
+        ErrorClass::Transient
+    } else {
+        match e.kind() {
+            ErrorKind::Server(ServerErrorKind::BusyLoading)
+            | ErrorKind::Server(ServerErrorKind::TryAgain)
+            | ErrorKind::Server(ServerErrorKind::ClusterDown)
+            | ErrorKind::Server(ServerErrorKind::MasterDown)
+            | ErrorKind::Io
+            | ErrorKind::ClusterConnectionNotFound => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        }
+    };
+    L2Error { class, message: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+
+    #[test]
+    fn pttl_codes() {
+        assert_eq!(pttl_to_ttl(-2), None);
+        assert_eq!(pttl_to_ttl(-1), Some(None));
+        assert_eq!(pttl_to_ttl(1500), Some(Some(Duration::from_millis(1500))));
+    }
+}

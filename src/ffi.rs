@@ -1,0 +1,496 @@
+//! The C ABI. It converts and calls `client`; it decides nothing.
+//!
+//! Conventions (see also `include/cachekit.h`):
+//! - every function that can fail returns a `ck_status`; results go to
+//!   out-params, which are written only on success;
+//! - strings (`namespace`, `operation`, JSON) are NUL-terminated UTF-8,
+//!   borrowed for the call only; byte buffers (`args`, `value`) are
+//!   pointer + length, borrowed for the call only;
+//! - buffers returned in a `ck_buf` are owned by the library and released
+//!   with `ck_buf_free`;
+//! - no panic crosses this boundary: it becomes `CK_PANIC`;
+//! - after any status other than `CK_OK`, `ck_last_error()` on the same
+//!   thread says what went wrong.
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
+
+use crate::client::{Cache, CacheOptions, Client, Fill, Lease};
+use crate::error::Error;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// Version of this ABI. Wrappers compare it with the version they were
+/// written for and refuse to load on a mismatch.
+pub const CK_ABI_VERSION: u32 = 1;
+
+/// Result of every fallible call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ck_status {
+    /// Success.
+    CK_OK = 0,
+    /// A required pointer was null, a string was not UTF-8, or a length is out of range.
+    CK_INVALID_ARGUMENT = 1,
+    /// A namespace or operation does not match the key segment rules.
+    CK_INVALID_KEY = 2,
+    /// A setting, environment variable or option has an unusable value.
+    CK_CONFIG = 3,
+    /// Arguments or a value cannot be encoded (NaN, unsupported type, too large, ...).
+    CK_ENCODE = 4,
+    /// Encryption is on but misconfigured (missing or malformed master key).
+    CK_ENCRYPTION = 5,
+    /// L2 failed and the namespace is fail-closed (never returned when fail-open).
+    CK_BACKEND = 6,
+    /// A fill lease was misused.
+    CK_LEASE = 7,
+    /// A bug in cachekit was caught at the boundary; the message has details.
+    CK_PANIC = 8,
+}
+
+/// A byte buffer owned by the library. Read `data[0..len]`, then release it
+/// with `ck_buf_free`. An empty buffer has `data == NULL` and `len == 0`.
+#[repr(C)]
+pub struct ck_buf {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// A client: settings, the Redis connections and the per-process state.
+/// One per process, shared by all threads.
+pub struct ck_client {
+    client: Client,
+}
+
+/// One namespace of a client with its options: what a cached function or a
+/// PSR-16 pool holds. Thread-safe.
+pub struct ck_cache {
+    cache: Cache,
+}
+
+/// The duty to compute one missing value (see `ck_fill_begin`).
+pub struct ck_lease {
+    lease: Lease,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+fn status_of(e: &Error) -> ck_status {
+    match e {
+        Error::InvalidArgument(_) => ck_status::CK_INVALID_ARGUMENT,
+        Error::InvalidKey(_) => ck_status::CK_INVALID_KEY,
+        Error::Config(_) => ck_status::CK_CONFIG,
+        Error::Encode(_) => ck_status::CK_ENCODE,
+        Error::Encryption(_) => ck_status::CK_ENCRYPTION,
+        Error::Backend(_) => ck_status::CK_BACKEND,
+        Error::Lease(_) => ck_status::CK_LEASE,
+        Error::Panic(_) => ck_status::CK_PANIC,
+    }
+}
+
+/// The panic boundary and error mapping of every entry point.
+fn guard(f: impl FnOnce() -> Result<(), Error>) -> ck_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => ck_status::CK_OK,
+        Ok(Err(e)) => {
+            set_last_error(&e.to_string());
+            status_of(&e)
+        }
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(&format!("internal panic (a cachekit bug, please report): {msg}"));
+            ck_status::CK_PANIC
+        }
+    }
+}
+
+fn null(what: &str) -> Error {
+    Error::InvalidArgument(format!("{what} must not be NULL"))
+}
+
+unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(null(what));
+    }
+    CStr::from_ptr(p)
+        .to_str()
+        .map_err(|_| Error::InvalidArgument(format!("{what} is not valid UTF-8")))
+}
+
+unsafe fn opt_cstr<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        cstr(p, what).map(Some)
+    }
+}
+
+unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8], Error> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::InvalidArgument(format!("{what} is NULL but its length is {len}")));
+    }
+    if len > isize::MAX as usize {
+        return Err(Error::InvalidArgument(format!("{what} length {len} is out of range")));
+    }
+    Ok(std::slice::from_raw_parts(p, len))
+}
+
+unsafe fn out<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, Error> {
+    p.as_mut().ok_or_else(|| null(what))
+}
+
+unsafe fn cache_ref<'a>(c: *const ck_cache) -> Result<&'a Cache, Error> {
+    c.as_ref().map(|c| &c.cache).ok_or_else(|| null("cache"))
+}
+
+fn to_buf(v: Vec<u8>) -> ck_buf {
+    if v.is_empty() {
+        return ck_buf { data: std::ptr::null(), len: 0 };
+    }
+    let b: Box<[u8]> = v.into_boxed_slice();
+    let len = b.len();
+    ck_buf { data: Box::into_raw(b) as *const u8, len }
+}
+
+fn ttl_of(ttl_ms: i64) -> Result<Option<Duration>, Error> {
+    match ttl_ms {
+        0 => Ok(None),
+        n if n > 0 => Ok(Some(Duration::from_millis(n as u64))),
+        n => Err(Error::InvalidArgument(format!("ttl_ms must be >= 0 (0 = the namespace default), got {n}"))),
+    }
+}
+
+/// The ABI version of this library (`CK_ABI_VERSION` of the header it was built with).
+#[no_mangle]
+pub extern "C" fn ck_abi_version() -> u32 {
+    CK_ABI_VERSION
+}
+
+/// The library version, a static NUL-terminated string such as "0.1.0".
+#[no_mangle]
+pub extern "C" fn ck_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// The message of the last failed call on this thread (empty if none). The
+/// pointer stays valid until the next failing call on this thread.
+#[no_mangle]
+pub extern "C" fn ck_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Release a buffer returned by the library; sets it to empty. Safe to call
+/// on an empty buffer or twice.
+#[no_mangle]
+pub unsafe extern "C" fn ck_buf_free(buf: *mut ck_buf) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if let Some(b) = buf.as_mut() {
+            if !b.data.is_null() && b.len > 0 {
+                let slice = std::ptr::slice_from_raw_parts_mut(b.data as *mut u8, b.len);
+                drop(Box::from_raw(slice));
+            }
+            b.data = std::ptr::null();
+            b.len = 0;
+        }
+    }));
+}
+
+/// Create a client. `config_json` (may be NULL) is a JSON object of explicit
+/// settings (`redis_url`, `default_ttl`, `l1_max_size_mb`, ...) that override
+/// the `CACHEKIT_*` environment variables. Without any Redis URL the client
+/// is L1-only. No connection is made until first use.
+#[no_mangle]
+pub unsafe extern "C" fn ck_client_new(config_json: *const c_char, out_client: *mut *mut ck_client) -> ck_status {
+    guard(|| {
+        let out = out(out_client, "out_client")?;
+        let json = opt_cstr(config_json, "config_json")?;
+        let client = Client::from_env(json)?;
+        *out = Box::into_raw(Box::new(ck_client { client }));
+        Ok(())
+    })
+}
+
+/// Free a client. Caches made from it stay usable until they are freed.
+#[no_mangle]
+pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !client.is_null() {
+            drop(Box::from_raw(client));
+        }
+    }));
+}
+
+/// Open a namespace. `options_json` (may be NULL) is a JSON object:
+/// `ttl` (seconds), `format` ("envelope" | "interop"), `serializer`
+/// ("msgpack"), `l1_enabled`, `encryption`, `master_key` (hex),
+/// `decrypt_only_keys`, `tenant_id`, `l1_plaintext`, `fail_closed`,
+/// `fill_wait_ms`.
+#[no_mangle]
+pub unsafe extern "C" fn ck_cache_new(
+    client: *const ck_client,
+    namespace: *const c_char,
+    options_json: *const c_char,
+    out_cache: *mut *mut ck_cache,
+) -> ck_status {
+    guard(|| {
+        let out = out(out_cache, "out_cache")?;
+        let client = client.as_ref().ok_or_else(|| null("client"))?;
+        let ns = cstr(namespace, "namespace")?;
+        let opts = CacheOptions::from_json(opt_cstr(options_json, "options_json")?)?;
+        let cache = client.client.cache(ns, opts)?;
+        *out = Box::into_raw(Box::new(ck_cache { cache }));
+        Ok(())
+    })
+}
+
+/// Free a cache handle.
+#[no_mangle]
+pub unsafe extern "C" fn ck_cache_free(cache: *mut ck_cache) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !cache.is_null() {
+            drop(Box::from_raw(cache));
+        }
+    }));
+}
+
+/// The full Redis key of `operation` called with `args` (a MessagePack
+/// array of the arguments), as UTF-8 bytes (not NUL-terminated).
+#[no_mangle]
+pub unsafe extern "C" fn ck_make_key(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_key: *mut ck_buf,
+) -> ck_status {
+    guard(|| {
+        let out = out(out_key, "out_key")?;
+        let cache = cache_ref(cache)?;
+        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        *out = to_buf(key.into_bytes());
+        Ok(())
+    })
+}
+
+/// Look up `operation(args)`: L1, then L2. On a hit `*out_found` is true and
+/// `*out_value` holds the MessagePack value; on a miss `*out_found` is false
+/// and `*out_value` is empty. L2 failures are misses unless fail-closed.
+#[no_mangle]
+pub unsafe extern "C" fn ck_get(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_value: *mut ck_buf,
+    out_found: *mut bool,
+) -> ck_status {
+    guard(|| {
+        let out_v = out(out_value, "out_value")?;
+        let out_f = out(out_found, "out_found")?;
+        let cache = cache_ref(cache)?;
+        match cache.get(cstr(operation, "operation")?, bytes(args, args_len, "args")?)? {
+            Some(v) => {
+                *out_v = to_buf(v.to_vec());
+                *out_f = true;
+            }
+            None => {
+                *out_v = ck_buf { data: std::ptr::null(), len: 0 };
+                *out_f = false;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Store `value` (MessagePack) for `operation(args)` in L1 and L2 with
+/// `ttl_ms` milliseconds (0: the namespace default).
+#[no_mangle]
+pub unsafe extern "C" fn ck_set(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: i64,
+) -> ck_status {
+    guard(|| {
+        let cache = cache_ref(cache)?;
+        let ttl = ttl_of(ttl_ms)?;
+        cache.set(
+            cstr(operation, "operation")?,
+            bytes(args, args_len, "args")?,
+            bytes(value, value_len, "value")?,
+            ttl,
+        )
+    })
+}
+
+/// Delete the entry of `operation(args)` from L1 and L2. `out_existed`
+/// (may be NULL) tells whether there was one.
+#[no_mangle]
+pub unsafe extern "C" fn ck_delete(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_existed: *mut bool,
+) -> ck_status {
+    guard(|| {
+        let cache = cache_ref(cache)?;
+        let existed = cache.delete(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        if let Some(o) = out_existed.as_mut() {
+            *o = existed;
+        }
+        Ok(())
+    })
+}
+
+/// Whether `operation(args)` has an entry in L1 or L2.
+#[no_mangle]
+pub unsafe extern "C" fn ck_exists(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_exists: *mut bool,
+) -> ck_status {
+    guard(|| {
+        let o = out(out_exists, "out_exists")?;
+        let cache = cache_ref(cache)?;
+        *o = cache.exists(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        Ok(())
+    })
+}
+
+/// Remaining lifetime of `operation(args)` in milliseconds: -2 if there is
+/// no entry, -1 if it never expires.
+#[no_mangle]
+pub unsafe extern "C" fn ck_ttl(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_ttl_ms: *mut i64,
+) -> ck_status {
+    guard(|| {
+        let o = out(out_ttl_ms, "out_ttl_ms")?;
+        let cache = cache_ref(cache)?;
+        *o = match cache.ttl(cstr(operation, "operation")?, bytes(args, args_len, "args")?)? {
+            None => -2,
+            Some(None) => -1,
+            Some(Some(d)) => d.as_millis().min(i64::MAX as u128) as i64,
+        };
+        Ok(())
+    })
+}
+
+/// Delete every entry of this namespace from L1 and L2. `out_deleted` (may
+/// be NULL) receives the number of L2 keys deleted.
+#[no_mangle]
+pub unsafe extern "C" fn ck_clear(cache: *const ck_cache, out_deleted: *mut u64) -> ck_status {
+    guard(|| {
+        let n = cache_ref(cache)?.clear()?;
+        if let Some(o) = out_deleted.as_mut() {
+            *o = n;
+        }
+        Ok(())
+    })
+}
+
+/// The miss path with stampede protection. If the value is cached, or
+/// another caller of this process fills it meanwhile, `*out_value` holds it
+/// and `*out_lease` is NULL. Otherwise `*out_lease` is a lease: compute the
+/// value, then call `ck_lease_complete` (or `ck_lease_abort` if computing
+/// failed, which wakes a waiter to take over). Blocks while another caller
+/// computes the same key, up to the namespace's `fill_wait_ms`.
+#[no_mangle]
+pub unsafe extern "C" fn ck_fill_begin(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_value: *mut ck_buf,
+    out_lease: *mut *mut ck_lease,
+) -> ck_status {
+    guard(|| {
+        let out_v = out(out_value, "out_value")?;
+        let out_l = out(out_lease, "out_lease")?;
+        let cache = cache_ref(cache)?;
+        match cache.fill(cstr(operation, "operation")?, bytes(args, args_len, "args")?)? {
+            Fill::Hit(v) => {
+                *out_v = to_buf(v.to_vec());
+                *out_l = std::ptr::null_mut();
+            }
+            Fill::Lease(lease) => {
+                *out_v = ck_buf { data: std::ptr::null(), len: 0 };
+                *out_l = Box::into_raw(Box::new(ck_lease { lease }));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Complete a lease with the computed `value` (MessagePack) and `ttl_ms`
+/// (0: the namespace default): stores it and wakes the waiters. Always
+/// consumes the lease, even when it returns an error (e.g. `CK_ENCODE` for a
+/// value that cannot be stored; the waiters then compute themselves).
+#[no_mangle]
+pub unsafe extern "C" fn ck_lease_complete(lease: *mut ck_lease, value: *const u8, value_len: usize, ttl_ms: i64) -> ck_status {
+    guard(|| {
+        if lease.is_null() {
+            return Err(null("lease"));
+        }
+        let lease = Box::from_raw(lease).lease;
+        let value = bytes(value, value_len, "value")?;
+        let ttl = ttl_of(ttl_ms)?;
+        lease.complete(value, ttl)
+    })
+}
+
+/// Give up a lease without a value (the computation failed). Nothing is
+/// cached; a waiting caller takes over. Consumes the lease; NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn ck_lease_abort(lease: *mut ck_lease) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !lease.is_null() {
+            Box::from_raw(lease).lease.abort();
+        }
+    }));
+}
+
+/// Health of the namespace as a JSON object (namespace, backend, L1 and
+/// outcome counters, encryption fingerprint, settings without secrets).
+#[no_mangle]
+pub unsafe extern "C" fn ck_health(cache: *const ck_cache, out_json: *mut ck_buf) -> ck_status {
+    guard(|| {
+        let o = out(out_json, "out_json")?;
+        *o = to_buf(cache_ref(cache)?.health().to_string().into_bytes());
+        Ok(())
+    })
+}
+
+/// Active health check: `ck_health` plus a PING of the L2 with its latency.
+#[no_mangle]
+pub unsafe extern "C" fn ck_check_health(cache: *const ck_cache, out_json: *mut ck_buf) -> ck_status {
+    guard(|| {
+        let o = out(out_json, "out_json")?;
+        *o = to_buf(cache_ref(cache)?.check_health().to_string().into_bytes());
+        Ok(())
+    })
+}

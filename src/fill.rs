@@ -1,0 +1,78 @@
+//! In-process single-flight for the miss path: one caller per key computes,
+//! the others wait for its value (DESIGN section 2, step 5).
+
+use crate::l1::Bytes;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a fill ended.
+#[derive(Clone)]
+pub enum FlightOutcome {
+    /// The holder stored this value.
+    Filled(Bytes),
+    /// The holder gave up (its function raised): a waiter takes over.
+    Abandoned,
+}
+
+/// One key being computed by one caller.
+#[derive(Default)]
+pub struct Flight {
+    outcome: Mutex<Option<FlightOutcome>>,
+    done: Condvar,
+}
+
+impl Flight {
+    /// Wait for the outcome until `deadline`; `None` on timeout.
+    pub fn wait_until(&self, deadline: Instant) -> Option<FlightOutcome> {
+        let mut g = self.outcome.lock();
+        while g.is_none() {
+            if self.done.wait_until(&mut g, deadline).timed_out() {
+                return g.clone();
+            }
+        }
+        g.clone()
+    }
+}
+
+/// The keys being filled in this process.
+#[derive(Default)]
+pub struct Flights {
+    map: Mutex<HashMap<String, Arc<Flight>>>,
+}
+
+impl Flights {
+    /// `Ok(flight)` if the caller now owns the fill of `key`, or
+    /// `Err(flight)` of the caller that already does.
+    pub fn join(&self, key: &str) -> Result<Arc<Flight>, Arc<Flight>> {
+        let mut map = self.map.lock();
+        if let Some(f) = map.get(key) {
+            return Err(f.clone());
+        }
+        let f = Arc::new(Flight::default());
+        map.insert(key.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// End the owner's flight and wake every waiter.
+    pub fn finish(&self, key: &str, flight: &Arc<Flight>, outcome: FlightOutcome) {
+        {
+            let mut map = self.map.lock();
+            if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+                map.remove(key);
+            }
+        }
+        *flight.outcome.lock() = Some(outcome);
+        flight.done.notify_all();
+    }
+
+    /// Keys being filled now.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
