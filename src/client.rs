@@ -248,8 +248,14 @@ impl Client {
     /// A handle for one namespace with its options.
     pub fn cache(&self, namespace: &str, options: CacheOptions) -> Result<Cache> {
         match options.format {
-            Format::Interop => key::validate_segment(namespace).map_err(Error::from)?,
+            Format::Interop => key::validate_namespace(namespace).map_err(Error::from)?,
             Format::Envelope => validate_loose(namespace, "namespace", true)?,
+        }
+        if options.format == Format::Interop && options.serializer != "msgpack" {
+            return Err(Error::Config(format!(
+                "interop format stores plain MessagePack; serializer {:?} cannot be used with it",
+                options.serializer
+            )));
         }
         let cfg = &self.inner.config;
         let keyring = if options.encryption {
@@ -429,18 +435,15 @@ impl Cache {
         }
     }
 
-    /// The logical key bound into the AAD: the key without prefix and tenant scope.
-    fn aad_key<'a>(&self, full: &'a str) -> &'a str {
-        full.strip_prefix(self.inner.key_prefix.as_str()).unwrap_or(full)
-    }
-
     fn compressed_flag(&self) -> bool {
         self.inner.options.format == Format::Envelope
     }
 
     fn aad(&self, full_key: &str) -> Vec<u8> {
         let ring = self.inner.keyring.as_ref().expect("aad only with a keyring");
-        codec::build_aad(ring.tenant(), self.aad_key(full_key), self.format_name(), self.compressed_flag(), None)
+        // The AAD binds the exact stored key (prefix and tenant scope included),
+        // so a ciphertext copied to any other key fails to decrypt.
+        codec::build_aad(ring.tenant(), full_key, self.format_name(), self.compressed_flag(), None)
     }
 
     fn format_name(&self) -> &str {
