@@ -1,0 +1,499 @@
+//! The client against a real redis-server started by the test: L2 round
+//! trips, TTL expiry, sharing between clients, clears, fail-open, reconnect,
+//! and the bad bytes a cache meets in production.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use cachekit::{Cache, CacheOptions, Client, Config, Error, Fill, Format};
+use redis::Commands;
+use redis_server::RedisServer;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+fn client(url: &str, extra: &str) -> Client {
+    let json = format!(r#"{{"redis_url": "{url}", "socket_timeout": 0.5, "socket_connect_timeout": 0.5 {extra}}}"#);
+    Client::new(Config::load_with(Some(&json), |_| None).unwrap()).unwrap()
+}
+
+fn opts(json: &str) -> CacheOptions {
+    CacheOptions::from_json(Some(json)).unwrap()
+}
+
+/// MessagePack array of integers: the argument list of a call.
+fn args(xs: &[i64]) -> Vec<u8> {
+    let mut v = Vec::new();
+    rmp::encode::write_array_len(&mut v, xs.len() as u32).unwrap();
+    for x in xs {
+        rmp::encode::write_sint(&mut v, *x).unwrap();
+    }
+    v
+}
+
+/// MessagePack string: a value.
+fn text(s: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    rmp::encode::write_str(&mut v, s).unwrap();
+    v
+}
+
+fn stat(cache: &Cache, name: &str) -> u64 {
+    cache.health()["stats"][name].as_u64().unwrap()
+}
+
+#[test]
+fn a_value_set_by_one_client_is_read_by_another_through_redis() {
+    let redis = RedisServer::start();
+    let a = client(&redis.url(), "").cache("shared", CacheOptions::default()).unwrap();
+    let b = client(&redis.url(), "").cache("shared", CacheOptions::default()).unwrap();
+    assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
+    a.set("op", &args(&[1]), &text("hello"), None).unwrap();
+    assert_eq!(&*b.get("op", &args(&[1])).unwrap().unwrap(), &text("hello")[..]);
+    assert_eq!(stat(&b, "l2_hits"), 1);
+    // The second read is an L1 hit in b: no further L2 hit.
+    b.get("op", &args(&[1])).unwrap().unwrap();
+    assert_eq!(stat(&b, "l2_hits"), 1);
+    // Canonical keys: 2.0 and 2 are the same argument.
+    let float_two = [0x91, 0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0];
+    a.set("op", &args(&[2]), &text("two"), None).unwrap();
+    assert_eq!(&*b.get("op", &float_two).unwrap().unwrap(), &text("two")[..]);
+}
+
+#[test]
+fn entries_are_plain_redis_strings_with_a_ttl() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("plain", opts(r#"{"ttl": 120}"#)).unwrap();
+    c.set("op", &args(&[1]), &text("v"), None).unwrap();
+    let key = c.key("op", &args(&[1])).unwrap();
+    assert!(key.starts_with("plain:op:") && key.ends_with(":e1"), "{key}");
+    let mut raw = redis.raw();
+    let ttl: i64 = raw.ttl(&key).unwrap();
+    assert!((115..=120).contains(&ttl), "ttl {ttl}");
+    let t = c.ttl("op", &args(&[1])).unwrap().unwrap().unwrap();
+    assert!(t <= Duration::from_secs(120) && t > Duration::from_secs(115));
+    assert!(c.exists("op", &args(&[1])).unwrap());
+    assert!(!c.exists("op", &args(&[2])).unwrap());
+    assert_eq!(c.ttl("op", &args(&[2])).unwrap(), None);
+}
+
+#[test]
+fn entries_expire_in_redis_and_in_l1() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("ttl", CacheOptions::default()).unwrap();
+    c.set("op", &args(&[1]), &text("short"), Some(Duration::from_millis(300))).unwrap();
+    assert!(c.get("op", &args(&[1])).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(c.get("op", &args(&[1])).unwrap(), None, "L1 must not outlive the TTL");
+    let mut raw = redis.raw();
+    let exists: bool = raw.exists(c.key("op", &args(&[1])).unwrap()).unwrap();
+    assert!(!exists, "Redis expired the entry");
+}
+
+#[test]
+fn l1_takes_the_remaining_ttl_of_the_l2_entry() {
+    let redis = RedisServer::start();
+    let writer = client(&redis.url(), "").cache("ttl2", CacheOptions::default()).unwrap();
+    let reader = client(&redis.url(), "").cache("ttl2", CacheOptions::default()).unwrap();
+    writer.set("op", &args(&[1]), &text("v"), Some(Duration::from_millis(400))).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(reader.get("op", &args(&[1])).unwrap().is_some(), "read into reader's L1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(reader.get("op", &args(&[1])).unwrap(), None, "reader's L1 copy expired with the L2 entry");
+}
+
+#[test]
+fn delete_removes_from_l1_and_redis() {
+    let redis = RedisServer::start();
+    let a = client(&redis.url(), "").cache("del", CacheOptions::default()).unwrap();
+    let b = client(&redis.url(), "").cache("del", opts(r#"{"l1_enabled": false}"#)).unwrap();
+    a.set("op", &args(&[1]), &text("v"), None).unwrap();
+    assert!(a.delete("op", &args(&[1])).unwrap());
+    assert!(!a.delete("op", &args(&[1])).unwrap());
+    assert_eq!(a.get("op", &args(&[1])).unwrap(), None);
+    assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
+}
+
+#[test]
+fn clear_deletes_one_namespace_only() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "");
+    let one = c.cache("one", CacheOptions::default()).unwrap();
+    let two = c.cache("two", CacheOptions::default()).unwrap();
+    for i in 0..50 {
+        one.set("op", &args(&[i]), &text("x"), None).unwrap();
+        two.set("op", &args(&[i]), &text("y"), None).unwrap();
+    }
+    assert_eq!(one.clear().unwrap(), 50);
+    assert_eq!(one.get("op", &args(&[3])).unwrap(), None);
+    assert!(two.get("op", &args(&[3])).unwrap().is_some());
+    let mut raw = redis.raw();
+    let n: usize = raw.keys::<_, Vec<String>>("two:*").unwrap().len();
+    assert_eq!(n, 50);
+}
+
+#[test]
+fn key_prefix_and_tenant_scope_are_part_of_the_redis_key() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), r#", "key_prefix": "app1:", "tenant_id": "acme corp""#)
+        .cache("ns", CacheOptions::default())
+        .unwrap();
+    let key = c.key("op", &args(&[1])).unwrap();
+    assert!(key.starts_with("app1:t:acme%20corp:ns:op:"), "{key}");
+    c.set("op", &args(&[1]), &text("v"), None).unwrap();
+    let mut raw = redis.raw();
+    let exists: bool = raw.exists(&key).unwrap();
+    assert!(exists);
+}
+
+#[test]
+fn envelope_and_interop_entries_never_share_a_key() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "");
+    let env = c.cache("users", CacheOptions::default()).unwrap();
+    let interop = c.cache("users", opts(r#"{"format": "interop"}"#)).unwrap();
+    let ek = env.key("get_all", &args(&[])).unwrap();
+    let ik = interop.key("get_all", &args(&[])).unwrap();
+    assert_eq!(ik, "users:get_all:8064bf5f945dba521b017bb3f32b31a293a6e16944838d171ea9e77fab085e8e");
+    assert_eq!(ek, format!("{ik}:e1"));
+    env.set("get_all", &args(&[]), &text("envelope"), None).unwrap();
+    interop.set("get_all", &args(&[]), &text("plain"), None).unwrap();
+    assert_eq!(&*env.get("get_all", &args(&[])).unwrap().unwrap(), &text("envelope")[..]);
+    let mut raw = redis.raw();
+    let stored: Vec<u8> = raw.get(&ik).unwrap();
+    assert_eq!(stored, text("plain"), "interop stores one plain MessagePack document");
+}
+
+#[test]
+fn interop_values_are_written_canonically_and_read_by_plain_readers() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("users", opts(r#"{"format": "interop", "l1_enabled": false}"#)).unwrap();
+    // {"name": "alice", "age": 30} with keys out of order -> sorted keys.
+    let value = hex::decode("82a46e616d65a5616c696365a36167651e").unwrap();
+    c.set("get_user", &args(&[42]), &value, None).unwrap();
+    let key = c.key("get_user", &args(&[42])).unwrap();
+    let mut raw = redis.raw();
+    let stored: Vec<u8> = raw.get(&key).unwrap();
+    assert_eq!(hex::encode(&stored), "82a36167651ea46e616d65a5616c696365");
+    // A foreign SDK writes a plain document: we read it.
+    let _: () = raw.set(&key, hex::decode("93cd002ad2ffffffffcf0000000000000001").unwrap()).unwrap();
+    assert!(c.get("get_user", &args(&[42])).unwrap().is_some());
+}
+
+// ---- bad bytes in Redis: a counted miss, deleted, never a wrong value ----
+
+struct Planted {
+    _redis: RedisServer,
+    raw: redis::Connection,
+    cache: Cache,
+    key: String,
+}
+
+fn planted(options: &str) -> Planted {
+    let redis = RedisServer::start();
+    let cache = client(&redis.url(), "").cache("bad", opts(options)).unwrap();
+    cache.set("op", &args(&[7]), &text(&"payload ".repeat(20)), None).unwrap();
+    let key = cache.key("op", &args(&[7])).unwrap();
+    let raw = redis.raw();
+    Planted { _redis: redis, raw, cache, key }
+}
+
+impl Planted {
+    fn stored(&mut self) -> Vec<u8> {
+        self.raw.get(&self.key).unwrap()
+    }
+    fn plant(&mut self, bytes: &[u8]) {
+        let _: () = self.raw.set(&self.key, bytes).unwrap();
+    }
+    fn read(&self) -> Option<Vec<u8>> {
+        self.cache.get("op", &args(&[7])).unwrap().map(|b| b.to_vec())
+    }
+    fn exists(&mut self) -> bool {
+        self.raw.exists(&self.key).unwrap()
+    }
+    fn assert_counted_miss_and_deleted(&mut self, what: &str) {
+        let before = stat(&self.cache, "corrupt_entries");
+        assert_eq!(self.read(), None, "{what}: must be a miss");
+        assert_eq!(stat(&self.cache, "corrupt_entries"), before + 1, "{what}: must be counted");
+        assert!(!self.exists(), "{what}: must be deleted from Redis");
+    }
+}
+
+const NO_L1: &str = r#"{"l1_enabled": false}"#;
+
+#[test]
+fn truncated_bytes_are_a_counted_miss_and_deleted() {
+    let mut p = planted(NO_L1);
+    let good = p.stored();
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        p.plant(&good[..cut]);
+        p.assert_counted_miss_and_deleted(&format!("truncated to {cut} bytes"));
+    }
+}
+
+#[test]
+fn no_single_flipped_bit_ever_yields_a_wrong_value() {
+    let mut p = planted(NO_L1);
+    let good = p.stored();
+    let expected = text(&"payload ".repeat(20));
+    let mut misses = 0;
+    for bit in 0..good.len() * 8 {
+        let mut bad = good.clone();
+        bad[bit / 8] ^= 1 << (bit % 8);
+        p.plant(&bad);
+        match p.read() {
+            None => misses += 1,
+            Some(v) => assert_eq!(v, expected, "bit {bit} flipped gave a wrong value"),
+        }
+    }
+    let counted = stat(&p.cache, "corrupt_entries") + stat(&p.cache, "format_mismatches");
+    assert_eq!(counted, misses as u64, "every miss was counted");
+    assert!(misses as usize >= good.len() * 8 - 8, "almost every flip is detected: {misses}");
+}
+
+#[test]
+fn a_flipped_bit_in_the_compressed_data_is_a_counted_miss_and_deleted() {
+    let mut p = planted(NO_L1);
+    let mut bad = p.stored();
+    bad[10] ^= 0x10;
+    p.plant(&bad);
+    p.assert_counted_miss_and_deleted("flipped bit");
+}
+
+#[test]
+fn foreign_bytes_are_a_counted_miss_and_deleted() {
+    let mut p = planted(NO_L1);
+    for foreign in [&b"{\"json\": true}"[..], b"\x80\x04\x95pickle", b"", &hex::decode("82a36167651ea46e616d65a5616c696365").unwrap()] {
+        p.plant(foreign);
+        p.assert_counted_miss_and_deleted(&format!("foreign {:?}", String::from_utf8_lossy(foreign)));
+    }
+}
+
+#[test]
+fn a_decompression_bomb_is_rejected_before_allocating() {
+    let mut p = planted(NO_L1);
+    // Envelope claiming 400 MiB from a 10-byte block.
+    let mut bomb = vec![0x94, 0xc4, 10];
+    bomb.extend_from_slice(&[0xff; 10]);
+    bomb.push(0x98);
+    bomb.extend_from_slice(&[0; 8]);
+    bomb.push(0xce);
+    bomb.extend_from_slice(&(400u32 << 20).to_be_bytes());
+    bomb.push(0xa7);
+    bomb.extend_from_slice(b"msgpack");
+    p.plant(&bomb);
+    p.assert_counted_miss_and_deleted("decompression bomb");
+}
+
+#[test]
+fn an_entry_of_another_serializer_is_a_counted_miss() {
+    let mut p = planted(NO_L1);
+    p.plant(&cachekit::codec::encode_envelope(b"{\"a\":1}", "json"));
+    let before = stat(&p.cache, "format_mismatches");
+    assert_eq!(p.read(), None);
+    assert_eq!(stat(&p.cache, "format_mismatches"), before + 1);
+}
+
+const KEY_A: &str = "6161616161616161616161616161616161616161616161616161616161616161";
+const KEY_B: &str = "6262626262626262626262626262626262626262626262626262626262626262";
+
+#[test]
+fn a_ciphertext_copied_from_another_key_fails_to_decrypt() {
+    let mut p = planted(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
+    p.cache.set("op", &args(&[8]), &text("other"), None).unwrap();
+    let other: Vec<u8> = p.raw.get(p.cache.key("op", &args(&[8])).unwrap()).unwrap();
+    p.plant(&other);
+    p.assert_counted_miss_and_deleted("ciphertext of another key");
+}
+
+#[test]
+fn encrypted_values_read_without_the_key_or_with_another_key_are_misses() {
+    let mut p = planted(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
+    let stored = p.stored();
+    assert!(!stored.windows(7).any(|w| w == b"payload"), "plaintext must not reach Redis");
+    assert_eq!(p.read().unwrap(), text(&"payload ".repeat(20)));
+    let url = format!("redis://127.0.0.1:{}", p._redis.port);
+    let plain_reader = client(&url, "").cache("bad", opts(NO_L1)).unwrap();
+    assert_eq!(plain_reader.get("op", &args(&[7])).unwrap(), None);
+    assert_eq!(stat(&plain_reader, "corrupt_entries"), 1);
+    p.plant(&stored);
+    let wrong_key = client(&url, "")
+        .cache("bad", opts(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_B}"}}"#)))
+        .unwrap();
+    assert_eq!(wrong_key.get("op", &args(&[7])).unwrap(), None);
+    assert_eq!(stat(&wrong_key, "corrupt_entries"), 1);
+}
+
+#[test]
+fn rotated_master_keys_still_decrypt() {
+    let redis = RedisServer::start();
+    let old = client(&redis.url(), "")
+        .cache("rot", opts(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#)))
+        .unwrap();
+    old.set("op", &args(&[1]), &text("secret"), None).unwrap();
+    let new = client(&redis.url(), "")
+        .cache(
+            "rot",
+            opts(&format!(
+                r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_B}", "decrypt_only_keys": ["{KEY_A}"]}}"#
+            )),
+        )
+        .unwrap();
+    assert_eq!(&*new.get("op", &args(&[1])).unwrap().unwrap(), &text("secret")[..]);
+}
+
+#[test]
+fn encrypted_namespaces_keep_ciphertext_in_l1_unless_asked() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "")
+        .cache("encl1", opts(&format!(r#"{{"encryption": true, "master_key": "{KEY_A}"}}"#)))
+        .unwrap();
+    c.set("op", &args(&[1]), &text("secret"), None).unwrap();
+    redis.raw().del::<_, ()>(c.key("op", &args(&[1])).unwrap()).unwrap();
+    // Served from L1 (Redis no longer has it), decrypted on the hit.
+    assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &text("secret")[..]);
+}
+
+// ---- Redis down: fail-open; fail-closed when chosen ----
+
+#[test]
+fn with_redis_down_calls_succeed_and_failures_are_counted() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.stop();
+    let c = client(&url, "").cache("down", CacheOptions::default()).unwrap();
+    c.set("op", &args(&[1]), &text("v"), None).unwrap();
+    // L1 still serves.
+    assert!(c.get("op", &args(&[1])).unwrap().is_some());
+    assert_eq!(c.get("op", &args(&[2])).unwrap(), None);
+    assert!(stat(&c, "l2_errors") >= 2);
+    let health = c.check_health();
+    assert_eq!(health["system"]["status"], "unhealthy");
+}
+
+#[test]
+fn fail_closed_namespaces_report_redis_errors() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.stop();
+    let c = client(&url, "").cache("closed", opts(r#"{"fail_closed": true}"#)).unwrap();
+    assert!(matches!(c.get("op", &args(&[1])), Err(Error::Backend(_))));
+    assert!(matches!(c.set("op", &args(&[1]), &text("v"), None), Err(Error::Backend(_))));
+}
+
+#[test]
+fn the_client_reconnects_after_redis_restarts() {
+    let mut redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("re", opts(NO_L1)).unwrap();
+    c.set("op", &args(&[1]), &text("before"), None).unwrap();
+    assert!(c.get("op", &args(&[1])).unwrap().is_some());
+    redis.stop();
+    assert_eq!(c.get("op", &args(&[1])).unwrap(), None);
+    redis.restart();
+    // The connection manager reconnects in the background; give it a moment.
+    let mut ok = false;
+    for _ in 0..50 {
+        c.set("op", &args(&[1]), &text("after"), None).unwrap();
+        if c.get("op", &args(&[1])).unwrap().as_deref() == Some(&text("after")[..]) {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ok, "the same client works again after Redis came back");
+    assert_eq!(c.check_health()["system"]["status"], "healthy");
+}
+
+#[test]
+fn a_client_started_while_redis_is_down_uses_it_once_it_appears() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.stop();
+    let c = client(&url, "").cache("late", opts(NO_L1)).unwrap();
+    assert_eq!(c.get("op", &args(&[1])).unwrap(), None);
+    redis.restart();
+    let mut ok = false;
+    for _ in 0..50 {
+        c.set("op", &args(&[1]), &text("v"), None).unwrap();
+        if c.get("op", &args(&[1])).unwrap().is_some() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ok);
+}
+
+// ---- the fill path ----
+
+#[test]
+fn sixteen_threads_on_a_cold_key_compute_once() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("fill", CacheOptions::default()).unwrap();
+    let computed = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, computed, barrier) = (c.clone(), computed.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                match c.fill("op", &args(&[1])).unwrap() {
+                    Fill::Hit(v) => v.to_vec(),
+                    Fill::Lease(lease) => {
+                        computed.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        lease.complete(&text("computed"), None).unwrap();
+                        text("computed")
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), text("computed"));
+    }
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    assert!(c.get("op", &args(&[1])).unwrap().is_some());
+}
+
+#[test]
+fn an_abandoned_lease_caches_nothing_and_a_waiter_takes_over() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "").cache("abort", CacheOptions::default()).unwrap();
+    let Fill::Lease(first) = c.fill("op", &args(&[1])).unwrap() else { panic!("cold key gives a lease") };
+    let c2 = c.clone();
+    let waiter = std::thread::spawn(move || match c2.fill("op", &args(&[1])).unwrap() {
+        Fill::Lease(l) => {
+            l.complete(&text("second"), None).unwrap();
+            "took over"
+        }
+        Fill::Hit(_) => "hit",
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    first.abort();
+    assert_eq!(waiter.join().unwrap(), "took over");
+    assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &text("second")[..]);
+}
+
+#[test]
+fn values_that_cannot_be_stored_are_errors_and_leave_nothing_behind() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), r#", "max_chunk_size_mb": 1"#).cache("enc", CacheOptions::default()).unwrap();
+    c.set("op", &args(&[1]), &text("old"), None).unwrap();
+    assert!(matches!(c.set("op", &args(&[1]), b"\xc1", None), Err(Error::Encode(_))));
+    let big = {
+        let mut v = vec![0xc6];
+        v.extend_from_slice(&(2u32 << 20).to_be_bytes());
+        v.resize(5 + (2 << 20), 0);
+        v
+    };
+    assert!(matches!(c.set("op", &args(&[1]), &big, None), Err(Error::Encode(_))));
+    assert_eq!(stat(&c, "encode_failures"), 2);
+    let interop = client(&redis.url(), "").cache("enc", opts(r#"{"format": "interop"}"#)).unwrap();
+    let nan = [0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0];
+    assert!(interop.set("op", &args(&[1]), &nan, None).is_ok(), "interop values keep floats as they are");
+    assert!(matches!(c.key("op", &[0x91, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]), Err(Error::Encode(_))), "NaN argument");
+    assert!(matches!(c.key("Bad Op", &args(&[])), Err(Error::InvalidKey(_))));
+    assert!(matches!(interop.key("Upper", &args(&[])), Err(Error::InvalidKey(_))));
+    let _ = Format::Interop;
+}
