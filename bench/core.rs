@@ -1,1 +1,620 @@
-fn main() {}
+//! cachekit core benchmarks (`cargo bench --bench core`).
+//!
+//! A small self-made harness (no criterion): every measurement runs in
+//! several rounds; a round runs one timed batch of many iterations of each
+//! compared case, in rotating order, so that compared things run
+//! alternately in the same process. Per case we report the median per-op
+//! time over rounds and the p10/p90 of the per-round values. Nothing here
+//! asserts a timing: targets are reported as met / not met.
+//!
+//! Knobs (environment):
+//! - `CACHEKIT_BENCH_ROUNDS` (default 21): rounds per comparison;
+//! - `CACHEKIT_BENCH_BATCH_MS` (default 25): target wall time of one batch;
+//! - `CACHEKIT_BENCH_ONLY` (default all): comma list of sections
+//!   `l1,threads,l2,codec` (handy for profiling one part under callgrind).
+//!
+//! Output: markdown on stdout (tables, then a targets table).
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use cachekit::codec::{self, Limits};
+use cachekit::ffi::{ck_buf, ck_buf_free, ck_cache, ck_cache_free, ck_cache_new, ck_client, ck_client_free, ck_client_new, ck_get, ck_set, ck_status};
+use cachekit::{key, Cache, CacheOptions, Client, Config};
+use std::ffi::CString;
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+// ---- harness ----------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+struct Knobs {
+    rounds: usize,
+    batch: Duration,
+}
+
+fn knobs() -> Knobs {
+    let num = |name: &str, default: u64| {
+        std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok()).filter(|n| *n > 0).unwrap_or(default)
+    };
+    Knobs { rounds: num("CACHEKIT_BENCH_ROUNDS", 21) as usize, batch: Duration::from_millis(num("CACHEKIT_BENCH_BATCH_MS", 25)) }
+}
+
+fn section_enabled(name: &str) -> bool {
+    match std::env::var("CACHEKIT_BENCH_ONLY") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').any(|s| s.trim() == name),
+        _ => true,
+    }
+}
+
+/// p10 / median / p90 of per-round values (nearest rank).
+#[derive(Clone, Copy, Debug)]
+struct Summary {
+    p10: f64,
+    median: f64,
+    p90: f64,
+}
+
+fn summarize(mut v: Vec<f64>) -> Summary {
+    assert!(!v.is_empty());
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Summary { p10: at(0.10), median: at(0.5), p90: at(0.90) }
+}
+
+/// One benchmarked case: runs `n` iterations of the operation.
+struct Case<'a> {
+    name: String,
+    run: Box<dyn FnMut(u64) + 'a>,
+}
+
+fn case<'a>(name: impl Into<String>, run: impl FnMut(u64) + 'a) -> Case<'a> {
+    Case { name: name.into(), run: Box::new(run) }
+}
+
+/// Iterations that fill about one batch; doubles as the warm-up.
+fn calibrate(run: &mut dyn FnMut(u64), batch: Duration) -> u64 {
+    let mut n: u64 = 1;
+    loop {
+        let t = Instant::now();
+        run(n);
+        let e = t.elapsed();
+        if e >= batch / 8 || n >= 1 << 32 {
+            let per = e.as_secs_f64() / n as f64;
+            return ((batch.as_secs_f64() / per.max(1e-12)) as u64).max(1);
+        }
+        n *= 2;
+    }
+}
+
+/// Runs the cases alternately (rotating order per round); per-op ns summaries.
+fn compare(k: Knobs, cases: &mut [Case<'_>]) -> Vec<Summary> {
+    let iters: Vec<u64> = cases.iter_mut().map(|c| calibrate(&mut *c.run, k.batch)).collect();
+    let mut per_op: Vec<Vec<f64>> = vec![Vec::with_capacity(k.rounds); cases.len()];
+    for round in 0..k.rounds {
+        for j in 0..cases.len() {
+            let i = (round + j) % cases.len();
+            let t = Instant::now();
+            (cases[i].run)(iters[i]);
+            let e = t.elapsed();
+            per_op[i].push(e.as_nanos() as f64 / iters[i] as f64);
+        }
+    }
+    per_op.into_iter().map(summarize).collect()
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e4 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+struct Row {
+    name: String,
+    s: Summary,
+    extra: String,
+}
+
+fn print_table(title: &str, rows: &[Row], extra_head: &str) {
+    println!("### {title}\n");
+    println!("| case | median / op | p10 | p90 | {extra_head} |");
+    println!("|---|---:|---:|---:|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} | {} |", r.name, fmt_ns(r.s.median), fmt_ns(r.s.p10), fmt_ns(r.s.p90), r.extra);
+    }
+    println!();
+}
+
+struct Target {
+    what: String,
+    measured: String,
+    target: String,
+    met: bool,
+}
+
+// ---- inputs -----------------------------------------------------------------
+
+/// A msgpack document of exactly `total` bytes: one `bin` whose body is
+/// text-like (words from a small vocabulary, so LZ4 finds realistic matches).
+fn msgpack_bin_doc(total: usize) -> Vec<u8> {
+    let hdr = if total - 2 <= u8::MAX as usize {
+        2
+    } else if total - 3 <= u16::MAX as usize {
+        3
+    } else {
+        5
+    };
+    let n = total - hdr;
+    let mut out = Vec::with_capacity(total);
+    match hdr {
+        2 => out.extend_from_slice(&[0xc4, n as u8]),
+        3 => {
+            out.push(0xc5);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xc6);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&text_bytes(n, 0x9e37_79b9_7f4a_7c15));
+    assert_eq!(out.len(), total);
+    out
+}
+
+fn text_bytes(n: usize, seed: u64) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "user", "id", "name", "alice", "bob", "order", "total", "42", "1337", "status", "active", "created_at",
+        "2024-05-01T12:00:00Z", "price", "9.99", "currency", "EUR", "items", "sku-", "quantity", "true", "false",
+    ];
+    let mut x = seed;
+    let mut out = Vec::with_capacity(n + 32);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % WORDS.len() as u64) as usize].as_bytes());
+        out.push(if x & 0x100 == 0 { b' ' } else { b',' });
+        if x & 0x3000 == 0 {
+            out.extend_from_slice(format!("{}", x % 100_000).as_bytes());
+        }
+    }
+    out.truncate(n);
+    out
+}
+
+/// A msgpack args array `[str]` of exactly `total` bytes (ASCII text).
+fn msgpack_args_doc(total: usize) -> Vec<u8> {
+    // 0x91 + str header.
+    let hdr = if total - 2 <= 31 {
+        2
+    } else if total - 3 <= u8::MAX as usize {
+        3
+    } else if total - 4 <= u16::MAX as usize {
+        4
+    } else {
+        6
+    };
+    let n = total - hdr;
+    let mut out = vec![0x91];
+    match hdr {
+        2 => out.push(0xa0 | n as u8),
+        3 => out.extend_from_slice(&[0xd9, n as u8]),
+        4 => {
+            out.push(0xda);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdb);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&text_bytes(n, 0x1234_5678_9abc_def1));
+    assert_eq!(out.len(), total);
+    out
+}
+
+/// Small realistic args: `[42, "alice-<i>"]`.
+fn small_args(i: usize) -> Vec<u8> {
+    let s = format!("alice-{i}");
+    let mut out = vec![0x92, 0x2a, 0xa0 | s.len() as u8];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
+const NS: &str = "bench";
+const OP: &str = "get_user";
+
+fn l1_only_client() -> Client {
+    Client::new(Config { redis_url: None, ..Config::default() }).expect("client")
+}
+
+fn machine_load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let running = std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("procs_running"))
+        .map(|l| l.trim_start_matches("procs_running").trim().to_string())
+        .unwrap_or_default();
+    format!("loadavg {} ; procs_running {} (this benchmark counts as 1-2)", load.trim(), running)
+}
+
+// ---- sections -------------------------------------------------------------
+
+/// 1 + 2: L1 hit through the Rust API, its part costs, and the C ABI.
+fn bench_l1(k: Knobs, targets: &mut Vec<Target>) {
+    let client = l1_only_client();
+    let cache = client.cache(NS, CacheOptions::default()).expect("cache");
+    let args = small_args(0);
+    let value = msgpack_bin_doc(100);
+    cache.set(OP, &args, &value, None).expect("set");
+    let full_key = cache.key(OP, &args).expect("key");
+    assert_eq!(&*cache.get(OP, &args).unwrap().expect("hit"), &value[..]);
+
+    // The C ABI, called from Rust.
+    let cfg = CString::new(r#"{"redis_url": null}"#).unwrap();
+    let ns = CString::new(NS).unwrap();
+    let op = CString::new(OP).unwrap();
+    let mut cclient: *mut ck_client = std::ptr::null_mut();
+    let mut ccache: *mut ck_cache = std::ptr::null_mut();
+    unsafe {
+        assert_eq!(ck_client_new(cfg.as_ptr(), &mut cclient), ck_status::CK_OK);
+        assert_eq!(ck_cache_new(cclient, ns.as_ptr(), std::ptr::null(), &mut ccache), ck_status::CK_OK);
+        assert_eq!(ck_set(ccache, op.as_ptr(), args.as_ptr(), args.len(), value.as_ptr(), value.len(), 0), ck_status::CK_OK);
+    }
+    let ccache_ref = ccache as *const ck_cache;
+
+    let mut cases = vec![
+        case("`Cache::get(op, args)` — L1 hit, 100 B value (key derivation + lookup)", |n| {
+            for _ in 0..n {
+                black_box(cache.get(black_box(OP), black_box(&args)).unwrap());
+            }
+        }),
+        case("`Cache::key(op, args)` — key derivation alone", |n| {
+            for _ in 0..n {
+                black_box(cache.key(black_box(OP), black_box(&args)).unwrap());
+            }
+        }),
+        case("`Cache::get_by_key(key)` — L1 lookup by precomputed key", |n| {
+            for _ in 0..n {
+                black_box(cache.get_by_key(black_box(&full_key)).unwrap());
+            }
+        }),
+        case("`ck_get` + `ck_buf_free` (C ABI called from Rust), 100 B value", |n| {
+            for _ in 0..n {
+                let mut buf = ck_buf { data: std::ptr::null(), len: 0 };
+                let mut found = false;
+                unsafe {
+                    let st = ck_get(black_box(ccache_ref), op.as_ptr(), args.as_ptr(), args.len(), &mut buf, &mut found);
+                    debug_assert!(st == ck_status::CK_OK && found);
+                    black_box(&buf);
+                    ck_buf_free(&mut buf);
+                }
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2} M ops/s", 1e3 / s.median) })
+        .collect();
+    print_table("L1 hit, single thread (100-byte value, args `[42, \"alice-0\"]`)", &rows, "throughput (median)");
+
+    targets.push(Target {
+        what: "L1 hit via Rust `Cache::get`, 100 B".into(),
+        measured: format!("{} (p10 {}, p90 {})", fmt_ns(s[0].median), fmt_ns(s[0].p10), fmt_ns(s[0].p90)),
+        target: "<= 250 ns".into(),
+        met: s[0].median <= 250.0,
+    });
+    targets.push(Target {
+        what: "L1 hit via C ABI `ck_get`+`ck_buf_free` (called from Rust)".into(),
+        measured: format!("{} (p10 {}, p90 {})", fmt_ns(s[3].median), fmt_ns(s[3].p10), fmt_ns(s[3].p90)),
+        target: "<= 400 ns".into(),
+        met: s[3].median <= 400.0,
+    });
+    drop(cases);
+    unsafe {
+        ck_cache_free(ccache);
+        ck_client_free(cclient);
+    }
+}
+
+/// 3: L1 read throughput with 1 vs 2 threads.
+fn bench_threads(k: Knobs, targets: &mut Vec<Target>) {
+    const KEYS: usize = 64;
+    let client = l1_only_client();
+    let cache = client.cache(NS, CacheOptions::default()).expect("cache");
+    let value = msgpack_bin_doc(100);
+    // Thread t reads keys t*KEYS .. (t+1)*KEYS.
+    let args: Vec<Vec<u8>> = (0..2 * KEYS).map(small_args).collect();
+    let keys: Vec<String> = args.iter().map(|a| cache.key(OP, a).unwrap()).collect();
+    for a in &args {
+        cache.set(OP, a, &value, None).unwrap();
+    }
+    println!("Machine load before the thread runs: {}\n", machine_load());
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        GetDistinct,
+        GetSameKey,
+        ByKeyDistinct,
+        ByKeySameKey,
+    }
+    let one_op = |mode: Mode, t: usize, i: usize| match mode {
+        Mode::GetDistinct => black_box(cache.get(OP, &args[t * KEYS + i % KEYS]).unwrap()),
+        Mode::GetSameKey => black_box(cache.get(OP, &args[0]).unwrap()),
+        Mode::ByKeyDistinct => black_box(cache.get_by_key(&keys[t * KEYS + i % KEYS]).unwrap()),
+        Mode::ByKeySameKey => black_box(cache.get_by_key(&keys[0]).unwrap()),
+    };
+    // Wall time of `threads` threads each doing n ops, started together.
+    let run = |mode: Mode, threads: usize, n: u64| -> Duration {
+        let barrier = Barrier::new(threads + 1);
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..threads)
+                .map(|t| {
+                    let barrier = &barrier;
+                    let one_op = &one_op;
+                    s.spawn(move || {
+                        barrier.wait();
+                        for i in 0..n as usize {
+                            one_op(mode, t, i);
+                        }
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let start = Instant::now();
+            for h in hs {
+                h.join().unwrap();
+            }
+            start.elapsed()
+        })
+    };
+
+    let mut rows = Vec::new();
+    let modes = [
+        (Mode::GetDistinct, "`Cache::get`, distinct keys per thread"),
+        (Mode::GetSameKey, "`Cache::get`, both threads the same key"),
+        (Mode::ByKeyDistinct, "`Cache::get_by_key`, distinct keys per thread"),
+        (Mode::ByKeySameKey, "`Cache::get_by_key`, both threads the same key"),
+    ];
+    let mut get_ratio = 0.0;
+    for (mode, label) in modes {
+        // Calibrate n on one thread, then alternate 1T / 2T rounds.
+        let mut n = 1024u64;
+        loop {
+            let e = run(mode, 1, n);
+            if e >= k.batch / 4 {
+                n = ((n as f64) * k.batch.as_secs_f64() / e.as_secs_f64()) as u64;
+                break;
+            }
+            n *= 2;
+        }
+        let mut tput: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        for round in 0..k.rounds {
+            let mut this = [0.0f64; 2];
+            for j in 0..2 {
+                let idx = (round + j) % 2;
+                let threads = idx + 1;
+                let e = run(mode, threads, n);
+                this[idx] = (threads as u64 * n) as f64 / e.as_secs_f64();
+            }
+            tput[0].push(this[0]);
+            tput[1].push(this[1]);
+            ratios.push(this[1] / this[0]);
+        }
+        let t1 = summarize(tput[0].clone());
+        let t2 = summarize(tput[1].clone());
+        let r = summarize(ratios);
+        if mode == Mode::GetDistinct {
+            get_ratio = r.median;
+            targets.push(Target {
+                what: "L1 `Cache::get`, 2 threads vs 1 (distinct keys), throughput ratio".into(),
+                measured: format!("{:.2}x (per-round p10 {:.2}x, p90 {:.2}x)", r.median, r.p10, r.p90),
+                target: ">= 1.6x".into(),
+                met: r.median >= 1.6,
+            });
+        }
+        // Rows in ns of wall time per op (aggregate); p10/p90 swap since the inverse.
+        for (threads, t) in [(1, t1), (2, t2)] {
+            rows.push(Row {
+                name: format!("{label}, {threads} thread{}", if threads == 1 { "" } else { "s" }),
+                s: Summary { p10: 1e9 / t.p90, median: 1e9 / t.median, p90: 1e9 / t.p10 },
+                extra: if threads == 1 {
+                    format!("{:.2} M ops/s", t.median / 1e6)
+                } else {
+                    format!("{:.2} M ops/s; ratio 2T/1T {:.2}x (rounds p10 {:.2}x, p90 {:.2}x)", t.median / 1e6, r.median, r.p10, r.p90)
+                },
+            });
+        }
+    }
+    let _ = get_ratio;
+    print_table(
+        "L1 read throughput, 1 vs 2 threads (aggregate wall time per op; 64 keys per thread)",
+        &rows,
+        "aggregate throughput (median)",
+    );
+    println!("Machine load after the thread runs: {}\n", machine_load());
+}
+
+/// 4: L2 hit through the client (L1 off) vs a bare `redis` GET.
+fn bench_l2(k: Knobs, targets: &mut Vec<Target>) {
+    let server = redis_server::RedisServer::start();
+    let url = server.url();
+    let client = Client::new(Config { redis_url: Some(url.clone()), ..Config::default() }).expect("client");
+    let cache = client.cache(NS, CacheOptions { l1_enabled: Some(false), ..CacheOptions::default() }).expect("cache");
+    let args = small_args(7);
+    let value = msgpack_bin_doc(100);
+    cache.set(OP, &args, &value, None).expect("set");
+    let full_key = cache.key(OP, &args).unwrap();
+    assert_eq!(&*cache.get(OP, &args).unwrap().expect("L2 hit"), &value[..]);
+
+    // The peer: the same stored bytes (the envelope) under the same key.
+    let peer_client = redis::Client::open(url.as_str()).unwrap();
+    let rt_multi = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut conn_multi = rt_multi.block_on(peer_client.get_multiplexed_async_connection()).unwrap();
+    let rt_cur = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut conn_cur = rt_cur.block_on(peer_client.get_multiplexed_async_connection()).unwrap();
+    let stored: Vec<u8> =
+        rt_multi.block_on(redis::cmd("GET").arg(&full_key).query_async::<Vec<u8>>(&mut conn_multi)).unwrap();
+    assert_eq!(codec::decode_envelope(&stored, "msgpack", &Limits::default()).unwrap(), value);
+
+    let mut get_cmd = redis::cmd("GET");
+    get_cmd.arg(&full_key);
+    let mut pipe = redis::pipe();
+    pipe.cmd("GET").arg(&full_key).cmd("PTTL").arg(&full_key);
+    let mut conn_multi2 = conn_multi.clone();
+    let mut cases = vec![
+        case("ours: `Cache::get(op, args)`, L1 disabled (key + GET/PTTL + decode)", |n| {
+            for _ in 0..n {
+                black_box(cache.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("ours: `Cache::get_by_key(key)`, L1 disabled", |n| {
+            for _ in 0..n {
+                black_box(cache.get_by_key(&full_key).unwrap().expect("hit"));
+            }
+        }),
+        case("peer: bare `redis` GET, MultiplexedConnection, multi-thread runtime (2 workers), block_on", |n| {
+            for _ in 0..n {
+                black_box(rt_multi.block_on(get_cmd.query_async::<Vec<u8>>(&mut conn_multi)).unwrap());
+            }
+        }),
+        case("reference: bare `redis` GET+PTTL pipeline, same connection kind", |n| {
+            for _ in 0..n {
+                black_box(rt_multi.block_on(pipe.query_async::<(Vec<u8>, i64)>(&mut conn_multi2)).unwrap());
+            }
+        }),
+        case("reference: bare `redis` GET, current-thread runtime, block_on", |n| {
+            for _ in 0..n {
+                black_box(rt_cur.block_on(get_cmd.query_async::<Vec<u8>>(&mut conn_cur)).unwrap());
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let peer = s[2].median;
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer) })
+        .collect();
+    print_table(
+        &format!("L2 hit, 100-byte value ({} B stored envelope), loopback redis-server", stored.len()),
+        &rows,
+        "ratio to peer GET (medians)",
+    );
+    targets.push(Target {
+        what: "L2 hit via `Cache::get` (L1 off) / bare redis GET".into(),
+        measured: format!("{:.2}x ({} vs {})", s[0].median / peer, fmt_ns(s[0].median), fmt_ns(peer)),
+        target: "<= 1.15x".into(),
+        met: s[0].median / peer <= 1.15,
+    });
+    drop(cases);
+    drop(server);
+}
+
+/// 5: key derivation and envelope encode/decode for 100 B, 10 KB, 1 MB.
+fn bench_codec(k: Knobs) {
+    let client = l1_only_client();
+    let cache = client.cache(NS, CacheOptions::default()).expect("cache");
+    let limits = Limits::default();
+    let mut key_rows = Vec::new();
+    let mut codec_rows = Vec::new();
+    for (label, size) in [("100 B", 100usize), ("10 KB", 10 * 1024), ("1 MB", 1024 * 1024)] {
+        let args = msgpack_args_doc(size);
+        let canonical = key::canonicalize_args(&args).unwrap();
+        let mut cases = vec![
+            case(format!("`Cache::key`, args {label}"), |n| {
+                for _ in 0..n {
+                    black_box(cache.key(OP, black_box(&args)).unwrap());
+                }
+            }),
+            case(format!("`key::canonicalize_args`, args {label}"), |n| {
+                for _ in 0..n {
+                    black_box(key::canonicalize_args(black_box(&args)).unwrap());
+                }
+            }),
+            case(format!("`key::args_hash_hex` (BLAKE2b-256 + hex), {label}"), |n| {
+                for _ in 0..n {
+                    black_box(key::args_hash_hex(black_box(&canonical)));
+                }
+            }),
+        ];
+        let s = compare(k, &mut cases);
+        for (c, s) in cases.iter().zip(&s) {
+            key_rows.push(Row { name: c.name.clone(), s: *s, extra: mbps(size, s.median) });
+        }
+
+        let payload = msgpack_bin_doc(size);
+        let env = codec::encode_envelope(&payload, "msgpack");
+        assert_eq!(codec::decode_envelope(&env, "msgpack", &limits).unwrap(), payload);
+        let ratio = payload.len() as f64 / env.len() as f64;
+        let mut cases = vec![
+            case(format!("`encode_envelope`, {label} (→ {} B, {:.2}x)", env.len(), ratio), |n| {
+                for _ in 0..n {
+                    black_box(codec::encode_envelope(black_box(&payload), "msgpack"));
+                }
+            }),
+            case(format!("`decode_envelope`, {label}"), |n| {
+                for _ in 0..n {
+                    black_box(codec::decode_envelope(black_box(&env), "msgpack", &limits).unwrap());
+                }
+            }),
+        ];
+        let s = compare(k, &mut cases);
+        for (c, s) in cases.iter().zip(&s) {
+            codec_rows.push(Row { name: c.name.clone(), s: *s, extra: mbps(size, s.median) });
+        }
+    }
+    print_table("Key derivation by args size (args = msgpack `[str]` of that total size)", &key_rows, "MB/s of args (median)");
+    print_table(
+        "Envelope encode / decode (Limits::default(), format \"msgpack\", payload = msgpack bin of text-like bytes)",
+        &codec_rows,
+        "MB/s of payload (median)",
+    );
+}
+
+fn mbps(bytes: usize, ns: f64) -> String {
+    format!("{:.0} MB/s", bytes as f64 / ns * 1e3)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    for v in ["CACHEKIT_REDIS_URL", "REDIS_URL", "CACHEKIT_KEY_PREFIX", "CACHEKIT_TENANT_ID", "CACHEKIT_L1_ENABLED", "CACHEKIT_MASTER_KEY"] {
+        std::env::remove_var(v);
+    }
+    let k = knobs();
+    println!("Harness: {} rounds per comparison, batches of ~{} ms; compared cases run alternately (rotating order) in one process; median and p10/p90 over rounds.\n", k.rounds, k.batch.as_millis());
+    let mut targets = Vec::new();
+    if section_enabled("l1") {
+        bench_l1(k, &mut targets);
+    }
+    if section_enabled("threads") {
+        bench_threads(k, &mut targets);
+    }
+    if section_enabled("l2") {
+        bench_l2(k, &mut targets);
+    }
+    if section_enabled("codec") {
+        bench_codec(k);
+    }
+    if !targets.is_empty() {
+        println!("### Targets (this process)\n");
+        println!("| target | measured (median) | goal | met |");
+        println!("|---|---|---|---|");
+        for t in &targets {
+            println!("| {} | {} | {} | {} |", t.what, t.measured, t.target, if t.met { "yes" } else { "**no**" });
+        }
+        println!();
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test of every language, on a fresh machine or an old one:
+# installs what is missing, starts a throwaway redis-server (Rust tests start
+# their own per test, for fault injection), runs everything, stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+ci/deps.sh
+
+url=$(ci/redis.sh start test)
+trap 'ci/redis.sh stop test' EXIT
+export CACHEKIT_TEST_REDIS_URL="$url"
+echo "== throwaway redis-server at $url"
+
+# The environment of this shell must not leak a Redis or key into tests.
+unset CACHEKIT_REDIS_URL REDIS_URL CACHEKIT_MASTER_KEY || true
+
+echo "== Rust: unit, protocol vectors, header freshness, integration against real Redis"
+cargo test --all-targets
+
+echo "== C: the ABI from C, linked against the shared and the static library"
+tests/c/run.sh
+
+echo "== Python: the ABI through ctypes"
+CACHEKIT_LIBRARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/libcachekit.so" \
+  build/venv/bin/python -m pytest -q tests/python_smoke
+echo "== all tests passed"
