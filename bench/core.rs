@@ -20,7 +20,7 @@ mod redis_server;
 
 use cachekit::codec::{self, Limits};
 use cachekit::ffi::{ck_buf, ck_buf_free, ck_cache, ck_cache_free, ck_cache_new, ck_client, ck_client_free, ck_client_new, ck_get, ck_set, ck_status};
-use cachekit::{key, Cache, CacheOptions, Client, Config};
+use cachekit::{key, CacheOptions, Client, Config};
 use std::ffi::CString;
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -355,29 +355,31 @@ fn bench_threads(k: Knobs, targets: &mut Vec<Target>) {
         Mode::ByKeyDistinct => black_box(cache.get_by_key(&keys[t * KEYS + i % KEYS]).unwrap()),
         Mode::ByKeySameKey => black_box(cache.get_by_key(&keys[0]).unwrap()),
     };
-    // Wall time of `threads` threads each doing n ops, started together.
+    // Wall time of `threads` threads each doing n ops, released together.
+    // Each thread stamps its own start and end: on 2 cores the main thread
+    // may not be scheduled while 2 workers run, so it must not hold the clock.
     let run = |mode: Mode, threads: usize, n: u64| -> Duration {
-        let barrier = Barrier::new(threads + 1);
-        std::thread::scope(|s| {
+        let barrier = Barrier::new(threads);
+        let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..threads)
                 .map(|t| {
                     let barrier = &barrier;
                     let one_op = &one_op;
                     s.spawn(move || {
                         barrier.wait();
+                        let start = Instant::now();
                         for i in 0..n as usize {
                             one_op(mode, t, i);
                         }
+                        (start, Instant::now())
                     })
                 })
                 .collect();
-            barrier.wait();
-            let start = Instant::now();
-            for h in hs {
-                h.join().unwrap();
-            }
-            start.elapsed()
-        })
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let start = spans.iter().map(|s| s.0).min().unwrap();
+        let end = spans.iter().map(|s| s.1).max().unwrap();
+        end - start
     };
 
     let mut rows = Vec::new();
@@ -387,7 +389,6 @@ fn bench_threads(k: Knobs, targets: &mut Vec<Target>) {
         (Mode::ByKeyDistinct, "`Cache::get_by_key`, distinct keys per thread"),
         (Mode::ByKeySameKey, "`Cache::get_by_key`, both threads the same key"),
     ];
-    let mut get_ratio = 0.0;
     for (mode, label) in modes {
         // Calibrate n on one thread, then alternate 1T / 2T rounds.
         let mut n = 1024u64;
@@ -417,7 +418,6 @@ fn bench_threads(k: Knobs, targets: &mut Vec<Target>) {
         let t2 = summarize(tput[1].clone());
         let r = summarize(ratios);
         if mode == Mode::GetDistinct {
-            get_ratio = r.median;
             targets.push(Target {
                 what: "L1 `Cache::get`, 2 threads vs 1 (distinct keys), throughput ratio".into(),
                 measured: format!("{:.2}x (per-round p10 {:.2}x, p90 {:.2}x)", r.median, r.p10, r.p90),
@@ -438,7 +438,6 @@ fn bench_threads(k: Knobs, targets: &mut Vec<Target>) {
             });
         }
     }
-    let _ = get_ratio;
     print_table(
         "L1 read throughput, 1 vs 2 threads (aggregate wall time per op; 64 keys per thread)",
         &rows,
@@ -596,17 +595,27 @@ fn main() {
     let k = knobs();
     println!("Harness: {} rounds per comparison, batches of ~{} ms; compared cases run alternately (rotating order) in one process; median and p10/p90 over rounds.\n", k.rounds, k.batch.as_millis());
     let mut targets = Vec::new();
-    if section_enabled("l1") {
-        bench_l1(k, &mut targets);
-    }
-    if section_enabled("threads") {
-        bench_threads(k, &mut targets);
-    }
-    if section_enabled("l2") {
-        bench_l2(k, &mut targets);
-    }
-    if section_enabled("codec") {
-        bench_codec(k);
+    type Section = fn(Knobs, &mut Vec<Target>);
+    let sections: [(&str, Section); 4] = [
+        ("l1", bench_l1),
+        ("threads", bench_threads),
+        ("l2", bench_l2),
+        ("codec", |k, _| bench_codec(k)),
+    ];
+    for (name, f) in sections {
+        if !section_enabled(name) {
+            continue;
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(k, &mut targets)));
+        if let Err(p) = r {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            println!("**Section `{name}` failed and was skipped: {}**\n", msg.replace('\n', " "));
+            targets.push(Target { what: format!("section `{name}`"), measured: "failed (see above)".into(), target: "-".into(), met: false });
+        }
     }
     if !targets.is_empty() {
         println!("### Targets (this process)\n");

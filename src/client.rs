@@ -1,7 +1,7 @@
 //! The client: ties config, keys, codec, L1, L2 and the fill path together.
 //! This is the Rust API; the C ABI (`ffi`) only converts and calls it.
 
-use crate::backend::{Backend, ErrorClass, L2Error};
+use crate::backend::{Backend, ErrorClass, L2Error, L2Result};
 use crate::codec::{self, CodecError, Keyring, Limits};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -9,10 +9,13 @@ use crate::fill::{Flight, FlightOutcome, Flights};
 use crate::fork::{self, ForkLocal};
 use crate::key;
 use crate::l1::{Bytes, L1Namespace};
-use crate::observe::{self, NsStats};
+use crate::metrics;
+use crate::observe::{self, Event, Level, NsStats};
+use crate::reliability::{BackpressureConfig, BreakerConfig, OpKind, Refusal, Reliability, TimeoutConfig};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// Suffix of envelope-format keys, so that an interop reader (ours or another
@@ -55,6 +58,13 @@ pub struct CacheOptions {
     /// How long a caller waits for another caller's fill of the same key
     /// before computing itself, milliseconds.
     pub fill_wait_ms: u64,
+    pub circuit_breaker: BreakerConfig,
+    pub adaptive_timeout: TimeoutConfig,
+    pub backpressure: BackpressureConfig,
+    /// Count operations for metrics and health (`collect_stats`).
+    pub collect_stats: bool,
+    /// Emit structured log events for this namespace.
+    pub structured_logging: bool,
 }
 
 impl Default for CacheOptions {
@@ -71,6 +81,11 @@ impl Default for CacheOptions {
             l1_plaintext: false,
             fail_closed: false,
             fill_wait_ms: 10_000,
+            circuit_breaker: BreakerConfig::default(),
+            adaptive_timeout: TimeoutConfig::default(),
+            backpressure: BackpressureConfig::default(),
+            collect_stats: true,
+            structured_logging: true,
         }
     }
 }
@@ -144,11 +159,23 @@ impl CacheOptions {
                 "fill_wait_ms" => {
                     o.fill_wait_ms = v.as_u64().ok_or_else(|| bad(k, "a whole number of milliseconds", v))?
                 }
+                "circuit_breaker" => o.circuit_breaker = parse_breaker(v)?,
+                "adaptive_timeout" => o.adaptive_timeout = parse_timeout(v)?,
+                "backpressure" => o.backpressure = parse_backpressure(v, o.backpressure.clone())?,
+                "max_concurrent_requests" => {
+                    o.backpressure.max_concurrent_requests = v
+                        .as_u64()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad(k, "a whole number >= 1", v))? as usize
+                }
+                "collect_stats" => o.collect_stats = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "structured_logging" => o.structured_logging = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
                 other => {
                     return Err(Error::Config(format!(
                         "unknown cache option \"{other}\"; known options: ttl, format, serializer, \
                          l1_enabled, encryption, master_key, decrypt_only_keys, tenant_id, \
-                         l1_plaintext, fail_closed, fill_wait_ms"
+                         l1_plaintext, fail_closed, fill_wait_ms, circuit_breaker, adaptive_timeout, \
+                         backpressure, max_concurrent_requests, collect_stats, structured_logging"
                     )))
                 }
             }
@@ -157,19 +184,190 @@ impl CacheOptions {
     }
 }
 
+fn cfg_err(section: &str, f: &str, want: &str, v: &Value) -> Error {
+    Error::Config(format!("cache option \"{section}.{f}\" must be {want}, got {v}"))
+}
+
+fn num(section: &str, f: &str, v: &Value, min: f64, max: f64) -> Result<f64> {
+    v.as_f64()
+        .filter(|x| x.is_finite() && *x >= min && *x <= max)
+        .ok_or_else(|| cfg_err(section, f, &format!("a number from {min} to {max}"), v))
+}
+
+/// `true`, `false`, or an object of `CircuitBreakerConfig` fields.
+fn parse_breaker(v: &Value) -> Result<BreakerConfig> {
+    let mut c = BreakerConfig::default();
+    match v {
+        Value::Bool(b) => c.enabled = *b,
+        Value::Object(m) => {
+            for (f, x) in m {
+                match f.as_str() {
+                    "enabled" => c.enabled = x.as_bool().ok_or_else(|| cfg_err("circuit_breaker", f, "true or false", x))?,
+                    "failure_threshold" => c.failure_threshold = num("circuit_breaker", f, x, 1.0, 1e6)? as u32,
+                    "success_threshold" => c.success_threshold = num("circuit_breaker", f, x, 1.0, 1e6)? as u32,
+                    "recovery_timeout" => c.recovery_timeout = num("circuit_breaker", f, x, 0.001, 86400.0)?,
+                    "half_open_requests" => c.half_open_requests = num("circuit_breaker", f, x, 1.0, 1e6)? as u32,
+                    other => return Err(Error::Config(format!("unknown circuit_breaker field \"{other}\"; known: enabled, failure_threshold, success_threshold, recovery_timeout, half_open_requests"))),
+                }
+            }
+        }
+        other => return Err(Error::Config(format!("cache option \"circuit_breaker\" must be true, false or an object, got {other}"))),
+    }
+    Ok(c)
+}
+
+/// `true`, `false`, or an object of `TimeoutConfig` fields.
+fn parse_timeout(v: &Value) -> Result<TimeoutConfig> {
+    let mut c = TimeoutConfig::default();
+    match v {
+        Value::Bool(b) => c.enabled = *b,
+        Value::Object(m) => {
+            for (f, x) in m {
+                match f.as_str() {
+                    "enabled" => c.enabled = x.as_bool().ok_or_else(|| cfg_err("adaptive_timeout", f, "true or false", x))?,
+                    "min_timeout" => c.min_timeout = num("adaptive_timeout", f, x, 0.001, 3600.0)?,
+                    "max_timeout" => c.max_timeout = num("adaptive_timeout", f, x, 0.001, 3600.0)?,
+                    "window_size" => c.window_size = num("adaptive_timeout", f, x, 1.0, 1e6)? as usize,
+                    "percentile_multiplier" => c.percentile_multiplier = num("adaptive_timeout", f, x, 1.0, 100.0)?,
+                    other => return Err(Error::Config(format!("unknown adaptive_timeout field \"{other}\"; known: enabled, min_timeout, max_timeout, window_size, percentile_multiplier"))),
+                }
+            }
+            if c.min_timeout > c.max_timeout {
+                return Err(Error::Config("adaptive_timeout.min_timeout must not exceed max_timeout".into()));
+            }
+        }
+        other => return Err(Error::Config(format!("cache option \"adaptive_timeout\" must be true, false or an object, got {other}"))),
+    }
+    Ok(c)
+}
+
+/// `true`, `false`, or an object of `BackpressureConfig` fields.
+fn parse_backpressure(v: &Value, mut c: BackpressureConfig) -> Result<BackpressureConfig> {
+    match v {
+        Value::Bool(b) => c.enabled = *b,
+        Value::Object(m) => {
+            for (f, x) in m {
+                match f.as_str() {
+                    "enabled" => c.enabled = x.as_bool().ok_or_else(|| cfg_err("backpressure", f, "true or false", x))?,
+                    "max_concurrent_requests" => c.max_concurrent_requests = num("backpressure", f, x, 1.0, 1e9)? as usize,
+                    other => return Err(Error::Config(format!("unknown backpressure field \"{other}\"; known: enabled, max_concurrent_requests"))),
+                }
+            }
+        }
+        other => return Err(Error::Config(format!("cache option \"backpressure\" must be true, false or an object, got {other}"))),
+    }
+    Ok(c)
+}
+
 /// Per-process state of a client: rebuilt after a fork.
 struct ProcessState {
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The I/O runtime: made at once when Redis is configured, lazily
+    /// otherwise (only async waits need it then).
+    runtime: OnceLock<tokio::runtime::Runtime>,
     backend: Backend,
     flights: Flights,
     /// Why the backend could not be set up, if it could not.
     backend_error: Option<String>,
 }
 
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cachekit-io")
+        .enable_all()
+        .build()
+}
+
+impl ProcessState {
+    fn new(cfg: &Config) -> ProcessState {
+        let mut st = ProcessState { runtime: OnceLock::new(), backend: Backend::None, flights: Flights::default(), backend_error: None };
+        let Some(url) = cfg.redis_url.clone() else { return st };
+        let rt = match new_runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let msg = format!("cannot start the I/O runtime: {e}; running L1-only");
+                observe::warn("runtime_failed", "-", &msg);
+                st.backend_error = Some(msg);
+                return st;
+            }
+        };
+        let backend = {
+            let _guard = rt.enter();
+            crate::backend::redis::RedisBackend::new(cfg, &url)
+        };
+        match backend {
+            Ok(b) => st.backend = Backend::Redis(b),
+            Err(msg) => {
+                observe::warn("backend_failed", "-", &msg);
+                st.backend_error = Some(msg);
+            }
+        }
+        let _ = st.runtime.set(rt);
+        st
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.get_or_init(|| new_runtime().expect("cannot start the cachekit I/O runtime"))
+    }
+}
+
+/// Lock-free, append-only list of the caches of a client, for metrics. No
+/// lock means nothing can be left held across a fork.
+struct CacheList {
+    head: AtomicPtr<CacheNode>,
+}
+
+struct CacheNode {
+    cache: Weak<CacheInner>,
+    next: *mut CacheNode,
+}
+
+impl CacheList {
+    fn push(&self, cache: Weak<CacheInner>) {
+        let node = Box::into_raw(Box::new(CacheNode { cache, next: std::ptr::null_mut() }));
+        let mut head = self.head.load(Ordering::Acquire);
+        loop {
+            // SAFETY: node is ours until published.
+            unsafe { (*node).next = head };
+            match self.head.compare_exchange(head, node, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    fn live(&self) -> Vec<Arc<CacheInner>> {
+        let mut out = Vec::new();
+        let mut p = self.head.load(Ordering::Acquire);
+        // SAFETY: nodes are freed only in Drop (exclusive access).
+        while let Some(n) = unsafe { p.as_ref() } {
+            if let Some(c) = n.cache.upgrade() {
+                out.push(c);
+            }
+            p = n.next;
+        }
+        out
+    }
+}
+
+impl Drop for CacheList {
+    fn drop(&mut self) {
+        let mut p = *self.head.get_mut();
+        while !p.is_null() {
+            let n = unsafe { Box::from_raw(p) };
+            p = n.next;
+        }
+    }
+}
+
+unsafe impl Send for CacheList {}
+unsafe impl Sync for CacheList {}
+
 struct ClientInner {
     config: Config,
     state: ForkLocal<ProcessState>,
-    started: Instant,
+    caches: CacheList,
+    durations: Option<prometheus::HistogramVec>,
 }
 
 /// A cachekit client: one per process, shared by all threads.
@@ -185,14 +383,17 @@ impl Client {
         fork::install();
         if let Some(url) = &config.redis_url {
             redis::Client::open(url.as_str()).map_err(|e| {
-                Error::Config(format!(
-                    "redis_url {} is not a valid Redis URL: {e}",
-                    crate::config::redact(url)
-                ))
+                Error::Config(format!("redis_url {} is not a valid Redis URL: {e}", crate::config::redact(url)))
             })?;
         }
+        let durations = config.enable_prometheus_metrics.then(metrics::new_duration_histogram);
         Ok(Client {
-            inner: Arc::new(ClientInner { config, state: ForkLocal::default(), started: Instant::now() }),
+            inner: Arc::new(ClientInner {
+                config,
+                state: ForkLocal::default(),
+                caches: CacheList { head: AtomicPtr::new(std::ptr::null_mut()) },
+                durations,
+            }),
         })
     }
 
@@ -206,43 +407,36 @@ impl Client {
     }
 
     fn state(&self) -> &ProcessState {
-        self.inner.state.get_or_init(|| {
-            let cfg = &self.inner.config;
-            let Some(url) = cfg.redis_url.clone() else {
-                return ProcessState { runtime: None, backend: Backend::None, flights: Flights::default(), backend_error: None };
-            };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("cachekit-io")
-                .enable_all()
-                .build();
-            let rt = match rt {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let msg = format!("cannot start the I/O runtime: {e}; running L1-only");
-                    observe::warn("runtime_failed", "-", &msg);
-                    return ProcessState { runtime: None, backend: Backend::None, flights: Flights::default(), backend_error: Some(msg) };
-                }
-            };
-            let backend = {
-                let _guard = rt.enter();
-                crate::backend::redis::RedisBackend::new(cfg, &url)
-            };
-            match backend {
-                Ok(b) => ProcessState { runtime: Some(rt), backend: Backend::Redis(b), flights: Flights::default(), backend_error: None },
-                Err(msg) => {
-                    observe::warn("backend_failed", "-", &msg);
-                    ProcessState { runtime: Some(rt), backend: Backend::None, flights: Flights::default(), backend_error: Some(msg) }
-                }
-            }
-        })
+        self.inner.state.get_or_init(|| ProcessState::new(&self.inner.config))
     }
 
-    /// Run an L2 future to completion on the client's runtime, from a thread
-    /// that is not a runtime worker (C, PHP, Go, sync Python callers).
-    fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
-        let rt = self.state().runtime.as_ref()?;
-        Some(rt.block_on(f))
+    /// Run a future to completion from a thread that is not a runtime worker
+    /// (C, PHP, Go and sync Python callers). A future that needs no I/O (no
+    /// backend) completes without touching the runtime.
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        let state = self.state();
+        let Some(rt) = state.runtime.get() else {
+            // L1-only: only waiting for another caller's fill needs timers,
+            // and the runtime for it is made on first need.
+            return state.runtime().block_on(f);
+        };
+        // Poll once on this thread inside the runtime's context: a call that
+        // needs no round trip completes without handing over to the runtime.
+        let _guard = rt.enter();
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => rt.block_on(f),
+        }
+    }
+
+    /// Run `f` in the background on the client's runtime.
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.state().runtime().spawn(f);
     }
 
     /// A handle for one namespace with its options.
@@ -264,19 +458,14 @@ impl Client {
                     "encryption is on but no master key is set: pass master_key or set CACHEKIT_MASTER_KEY (64 hex digits)".into(),
                 )
             })?;
-            let current = codec::parse_master_key_hex(master)
-                .map_err(|e| Error::Encryption(format!("master key: {e}")))?;
+            let current = codec::parse_master_key_hex(master).map_err(|e| Error::Encryption(format!("master key: {e}")))?;
             let old = options
                 .decrypt_only_keys
                 .iter()
                 .map(|k| codec::parse_master_key_hex(k).map(|b| b.to_vec()))
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| Error::Encryption(format!("decrypt-only key: {e}")))?;
-            let tenant = options
-                .tenant_id
-                .clone()
-                .or_else(|| cfg.tenant_id.clone())
-                .unwrap_or_else(|| "default".to_string());
+            let tenant = options.tenant_id.clone().or_else(|| cfg.tenant_id.clone()).unwrap_or_else(|| "default".to_string());
             Some(Keyring::new(&current, &old, &tenant).map_err(|e| Error::Encryption(e.to_string()))?)
         } else {
             None
@@ -290,27 +479,46 @@ impl Client {
         let l1_enabled = options.l1_enabled.unwrap_or(cfg.l1_enabled) && cfg.l1_max_size_mb > 0;
         let ttl = Duration::from_secs(options.ttl.unwrap_or(cfg.default_ttl));
         let limits = Limits { max_uncompressed: cfg.max_value_bytes(), ..Limits::default() };
-        Ok(Cache {
-            inner: Arc::new(CacheInner {
-                client: self.clone(),
-                namespace: namespace.to_string(),
-                key_prefix: prefix,
-                options,
-                keyring,
-                l1_enabled,
-                ttl,
-                limits,
-                l1: ForkLocal::default(),
-                stats: NsStats::default(),
-                last_warn_ms: AtomicU64::new(0),
-            }),
-        })
+        let durations = match (&self.inner.durations, options.collect_stats) {
+            (Some(h), true) => metrics::OPERATIONS.iter().map(|op| Some(h.with_label_values(&[op, namespace]))).collect(),
+            _ => vec![None; metrics::OPERATIONS.len()],
+        };
+        let inner = Arc::new(CacheInner {
+            client: self.clone(),
+            namespace: namespace.to_string(),
+            key_prefix: prefix,
+            options,
+            keyring,
+            l1_enabled,
+            ttl,
+            limits,
+            local: ForkLocal::default(),
+            stats: NsStats::default(),
+            last_warn_ms: AtomicU64::new(0),
+            durations,
+        });
+        self.inner.caches.push(Arc::downgrade(&inner));
+        Ok(Cache { inner })
     }
 
-    /// Uptime of this client.
-    pub fn uptime(&self) -> Duration {
-        self.inner.started.elapsed()
+    /// Prometheus exposition text of every live cache of this client.
+    pub fn metrics_text(&self) -> String {
+        let caches = self.inner.caches.live();
+        let samples: Vec<_> = caches.iter().filter(|c| c.options.collect_stats).map(|c| c.metrics_sample()).collect();
+        let in_use: u64 = caches.iter().filter_map(|c| c.local.get()).map(|l| l.rel.in_flight() as u64).sum();
+        let state = self.state();
+        let (size, created) = match &state.backend {
+            Backend::Redis(r) => (r.pool_size() as u64, r.connected() as u64),
+            Backend::None => (0, 0),
+        };
+        metrics::render(self.inner.durations.as_ref(), &samples, &metrics::PoolSample { size, created, in_use })
     }
+}
+
+/// Per-process state of one namespace: rebuilt (empty) after a fork.
+struct NsLocal {
+    l1: Option<L1Namespace>,
+    rel: Reliability,
 }
 
 struct CacheInner {
@@ -323,9 +531,11 @@ struct CacheInner {
     l1_enabled: bool,
     ttl: Duration,
     limits: Limits,
-    l1: ForkLocal<L1Namespace>,
+    local: ForkLocal<NsLocal>,
     stats: NsStats,
     last_warn_ms: AtomicU64,
+    /// Latency histogram handles, one per `metrics::OPERATIONS` entry.
+    durations: Vec<Option<prometheus::Histogram>>,
 }
 
 /// One namespace of a client: the object every cached call goes through.
@@ -355,15 +565,53 @@ impl Lease {
         &self.key
     }
 
-    /// Store `value` (MessagePack bytes of the serializer) with `ttl` (the
-    /// namespace default if `None`) and hand it to every waiter.
-    pub fn complete(mut self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let res = self.cache.store(&self.key, value, ttl);
-        let shared: Bytes = value.into();
+    /// Put the value in L1 and hand it to the waiters; returns what is left
+    /// to write to L2.
+    fn publish(&mut self, value: &[u8], ttl: Option<Duration>) -> Result<(Vec<u8>, Duration)> {
+        let ttl = ttl.unwrap_or(self.cache.inner.ttl);
+        let outcome = self.cache.prepare_store(&self.key, value, ttl);
         if let Some(f) = self.flight.take() {
-            self.cache.state_flights().finish(&self.key, &f, FlightOutcome::Filled(shared));
+            let o = match &outcome {
+                Ok((seen, _)) => FlightOutcome::Filled(seen.clone()),
+                Err(_) => FlightOutcome::Abandoned,
+            };
+            self.cache.inner.client.state().flights.finish(&self.key, &f, o);
         }
-        res
+        outcome.map(|(_, stored)| (stored, ttl))
+    }
+
+    /// Store `value` (bytes of the namespace's serializer) with `ttl` (the
+    /// namespace default if `None`), hand it to every waiter, and write it to
+    /// L2 before returning.
+    pub fn complete(mut self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let cache = self.cache.clone();
+        match self.publish(value, ttl) {
+            Ok((stored, ttl)) => cache.inner.client.block_on(cache.write_l2(&self.key, stored, ttl)),
+            Err(e) => {
+                cache.forget_l2(&self.key);
+                Err(e)
+            }
+        }
+    }
+
+    /// As [`Lease::complete`], without waiting for L2: the write happens in
+    /// the background and `done` is called with its result.
+    pub fn complete_in_background(mut self, value: &[u8], ttl: Option<Duration>, done: impl FnOnce(Result<()>) + Send + 'static) {
+        match self.publish(value, ttl) {
+            Err(e) => {
+                self.cache.forget_l2_in_background(&self.key);
+                done(Err(e))
+            }
+            Ok((stored, ttl)) => {
+                let cache = self.cache.clone();
+                let key = std::mem::take(&mut self.key);
+                if cache.has_backend() {
+                    cache.inner.client.clone().spawn(async move { done(cache.write_l2(&key, stored, ttl).await) });
+                } else {
+                    done(Ok(()));
+                }
+            }
+        }
     }
 
     /// Give the lease up without a value.
@@ -373,7 +621,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(f) = self.flight.take() {
-            self.cache.state_flights().finish(&self.key, &f, FlightOutcome::Abandoned);
+            self.cache.inner.client.state().flights.finish(&self.key, &f, FlightOutcome::Abandoned);
         }
     }
 }
@@ -382,6 +630,68 @@ enum Decoded {
     Value(Vec<u8>),
     Corrupt(CodecError),
     Mismatch(CodecError),
+}
+
+/// Why an L2 operation did not happen or failed.
+enum L2Fail {
+    Skipped(Refusal),
+    Failed(L2Error),
+}
+
+impl CacheInner {
+    fn local(&self) -> &NsLocal {
+        self.local.get_or_init(|| {
+            let cfg = self.client.config();
+            NsLocal {
+                l1: self.l1_enabled.then(|| L1Namespace::new(cfg.l1_budget_bytes())),
+                rel: Reliability::new(
+                    self.options.circuit_breaker.clone(),
+                    self.options.adaptive_timeout.clone(),
+                    self.options.backpressure.clone(),
+                    cfg.socket_timeout(),
+                ),
+            }
+        })
+    }
+
+    fn metrics_sample(&self) -> metrics::NsSample<'_> {
+        let s = &self.stats;
+        let g = NsStats::get;
+        let local = self.local.get();
+        let l1 = local.and_then(|l| l.l1.as_ref());
+        let mut operations = vec![
+            ("get", "l1_hit", l1.map_or(0, |l| g(&l.stats.hits))),
+            ("get", "l2_hit", g(&s.l2_hits)),
+            ("get", "miss", g(&s.l2_misses)),
+            ("get", "corrupt", g(&s.corrupt_entries)),
+            ("get", "format_mismatch", g(&s.format_mismatches)),
+            ("l2", "error", g(&s.l2_errors)),
+            ("l2", "skipped", g(&s.l2_skipped)),
+            ("set", "success", g(&s.sets)),
+            ("set", "encode_error", g(&s.encode_failures)),
+            ("delete", "success", g(&s.deletes)),
+            ("fill", "lease", g(&s.fills)),
+            ("fill", "wait", g(&s.fill_waits)),
+            ("fill", "wait_timeout", g(&s.fill_wait_timeouts)),
+        ];
+        operations.retain(|(_, _, n)| *n > 0);
+        metrics::NsSample {
+            namespace: &self.namespace,
+            serializer: &self.options.serializer,
+            operations,
+            breaker_state: local.map_or(0, |l| l.rel.state().gauge()),
+            fallbacks: g(&s.format_mismatches) + g(&s.encode_failures),
+            l1: l1.map(|l| metrics::L1Sample {
+                hits: g(&l.stats.hits),
+                misses: g(&l.stats.misses),
+                evictions: g(&l.stats.evictions),
+                bytes: l.bytes() as u64,
+                entries: l.len() as u64,
+            }),
+            backpressure_rejections: local.map_or(0, |l| l.rel.rejected_backpressure.load(Ordering::Relaxed)),
+            in_flight: local.map_or(0, |l| l.rel.in_flight() as u64),
+        }
+    }
 }
 
 impl Cache {
@@ -398,15 +708,11 @@ impl Cache {
     }
 
     fn l1(&self) -> Option<&L1Namespace> {
-        if !self.inner.l1_enabled {
-            return None;
-        }
-        let budget = self.inner.client.config().l1_budget_bytes();
-        Some(self.inner.l1.get_or_init(|| L1Namespace::new(budget)))
+        self.inner.local().l1.as_ref()
     }
 
-    fn state_flights(&self) -> &Flights {
-        &self.inner.client.state().flights
+    fn has_backend(&self) -> bool {
+        !self.inner.client.state().backend.is_none()
     }
 
     /// The full L2 key of `operation` called with `args` (a MessagePack array).
@@ -418,14 +724,15 @@ impl Cache {
                 validate_loose(operation, "operation", false)?;
                 let canonical = key::canonicalize_args(args)?;
                 let hash = key::args_hash_hex(&canonical);
-                let mut k = String::with_capacity(i.namespace.len() + operation.len() + 70);
+                let mut k = String::with_capacity(i.key_prefix.len() + i.namespace.len() + operation.len() + 70);
+                k.push_str(&i.key_prefix);
                 k.push_str(&i.namespace);
                 k.push(':');
                 k.push_str(operation);
                 k.push(':');
                 k.push_str(&hash);
                 k.push_str(ENVELOPE_KEY_SUFFIX);
-                k
+                return Ok(k);
             }
         };
         if i.key_prefix.is_empty() {
@@ -450,8 +757,10 @@ impl Cache {
         &self.inner.options.serializer
     }
 
-    /// Value bytes as the wrapper gave them -> bytes stored in L2.
-    fn encode(&self, full_key: &str, value: &[u8]) -> Result<Vec<u8>> {
+    /// Value bytes as the wrapper gave them -> (the value as readers will
+    /// see it, the bytes stored in L2). Interop values are canonicalised, so
+    /// an L1 hit returns the same bytes as an L2 hit.
+    fn encode(&self, full_key: &str, value: &[u8]) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
         let i = &self.inner;
         if value.len() > i.limits.max_uncompressed {
             return Err(Error::Encode(format!(
@@ -460,6 +769,7 @@ impl Cache {
                 i.client.config().max_chunk_size_mb
             )));
         }
+        let mut canonical = None;
         let plain = match i.options.format {
             Format::Envelope => {
                 if i.options.serializer == "msgpack" {
@@ -472,13 +782,18 @@ impl Cache {
                     codec::encode_envelope_uncompressed(value, self.format_name())
                 }
             }
-            Format::Interop => key::canonicalize_value(value)
-                .map_err(|e| Error::Encode(format!("value cannot be stored in interop mode: {e}")))?,
+            Format::Interop => {
+                let c = key::canonicalize_value(value)
+                    .map_err(|e| Error::Encode(format!("value cannot be stored in interop mode: {e}")))?;
+                canonical = Some(c.clone());
+                c
+            }
         };
-        Ok(match &i.keyring {
+        let stored = match &i.keyring {
             Some(ring) => ring.encrypt(&plain, &self.aad(full_key)),
             None => plain,
-        })
+        };
+        Ok((canonical, stored))
     }
 
     /// Bytes from L2 (or ciphertext kept in L1) -> the wrapper's value bytes.
@@ -513,7 +828,8 @@ impl Cache {
         self.inner.keyring.is_some() && !self.inner.options.l1_plaintext
     }
 
-    fn l1_get(&self, key: &str) -> Option<Bytes> {
+    /// L1 lookup by full key. Never leaves the calling thread.
+    pub fn l1_get(&self, key: &str) -> Option<Bytes> {
         let l1 = self.l1()?;
         let stored = l1.get(key)?;
         if !self.l1_keeps_ciphertext() {
@@ -522,8 +838,8 @@ impl Cache {
         match self.decode(key, &stored) {
             Decoded::Value(v) => Some(v.into()),
             _ => {
-                // Only bytes we verified enter L1; a failure here means the
-                // keyring changed under us. Drop the entry.
+                // Only verified bytes enter L1; failing now means the keyring
+                // changed under us. Drop the entry.
                 l1.remove(key);
                 None
             }
@@ -541,33 +857,83 @@ impl Cache {
         }
     }
 
-    fn warn_limited(&self, event: &str, detail: &str) {
-        let now = self.inner.client.uptime().as_millis() as u64 + 1;
-        let last = self.inner.last_warn_ms.load(Ordering::Relaxed);
-        if last == 0 || now.saturating_sub(last) >= 1000 {
-            if self
-                .inner
-                .last_warn_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                observe::warn(event, &self.inner.namespace, detail);
+    fn log(&self, level: Level, event: &str, key: Option<&str>, outcome: &str, duration: Option<Duration>, detail: Option<&str>) {
+        if !self.inner.options.structured_logging || !observe::enabled(level) {
+            return;
+        }
+        // Warnings about a failing L2 are rate-limited to one a second per namespace.
+        if level >= Level::Warning {
+            let now = observe::now_ms();
+            let last = self.inner.last_warn_ms.load(Ordering::Relaxed);
+            if last != 0 && now.saturating_sub(last) < 1000 {
+                return;
+            }
+            if self.inner.last_warn_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+                return;
+            }
+        }
+        observe::emit(Event { level, event, namespace: &self.inner.namespace, key, outcome, duration, detail });
+    }
+
+    /// One L2 operation through the reliability gate: admission (breaker,
+    /// backpressure, permanent-error back-off), the adaptive timeout, latency
+    /// and outcome recorded.
+    async fn l2<'a, T, F, Fut>(&'a self, op: usize, kind: OpKind, key: Option<&str>, f: F) -> std::result::Result<T, L2Fail>
+    where
+        F: FnOnce(&'a Backend) -> Fut,
+        Fut: Future<Output = L2Result<T>> + 'a,
+    {
+        let state = self.inner.client.state();
+        let rel = &self.inner.local().rel;
+        let permit = match rel.admit(kind) {
+            Ok(p) => p,
+            Err(r) => {
+                NsStats::inc(&self.inner.stats.l2_skipped);
+                return Err(L2Fail::Skipped(r));
+            }
+        };
+        let timeout = permit.timeout();
+        let res = match tokio::time::timeout(timeout, f(&state.backend)).await {
+            Ok(r) => r,
+            Err(_) => Err(L2Error {
+                class: ErrorClass::Transient,
+                message: format!("Redis did not answer within the adaptive timeout of {} ms", timeout.as_millis()),
+            }),
+        };
+        let elapsed = permit.started().elapsed();
+        if let Some(Some(h)) = self.inner.durations.get(op) {
+            h.observe(elapsed.as_secs_f64());
+        }
+        match res {
+            Ok(v) => {
+                rel.record(permit, None);
+                Ok(v)
+            }
+            Err(e) => {
+                let opened = rel.record(permit, Some((e.class, &e.message)));
+                NsStats::inc(&self.inner.stats.l2_errors);
+                let class = match e.class {
+                    ErrorClass::Transient => "transient",
+                    ErrorClass::Permanent => "permanent",
+                };
+                let detail = format!("operation={} class={class} error=\"{}\"", metrics::OPERATIONS[op], e.message);
+                if opened {
+                    observe::emit(Event { level: Level::Error, event: "circuit_opened", namespace: &self.inner.namespace, key, outcome: "open", duration: Some(elapsed), detail: Some(&detail) });
+                } else {
+                    self.log(Level::Warning, "l2_error", key, class, Some(elapsed), Some(&detail));
+                }
+                Err(L2Fail::Failed(e))
             }
         }
     }
 
-    /// Count and swallow an L2 failure, or report it when fail-closed.
-    fn l2_failed(&self, op: &str, e: L2Error) -> Result<()> {
-        NsStats::inc(&self.inner.stats.l2_errors);
-        let class = match e.class {
-            ErrorClass::Transient => "transient",
-            ErrorClass::Permanent => "permanent",
-        };
-        self.warn_limited("l2_error", &format!("operation={op} class={class} error=\"{}\"", e.message));
-        if self.inner.options.fail_closed {
-            Err(Error::Backend(e.to_string()))
-        } else {
-            Ok(())
+    /// Fail-open: an L2 failure becomes `default`; fail-closed: an error.
+    fn settle<T>(&self, r: std::result::Result<T, L2Fail>, default: T) -> Result<T> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(_) if !self.inner.options.fail_closed => Ok(default),
+            Err(L2Fail::Failed(e)) => Err(Error::Backend(e.to_string())),
+            Err(L2Fail::Skipped(r)) => Err(Error::Backend(format!("L2 skipped: {r:?}"))),
         }
     }
 
@@ -576,21 +942,19 @@ impl Cache {
         if let Some(v) = self.l1_get(key) {
             return Ok(Some(v));
         }
-        self.get_l2(key)
-    }
-
-    fn get_l2(&self, key: &str) -> Result<Option<Bytes>> {
-        let client = &self.inner.client;
-        let state = client.state();
-        if state.backend.is_none() {
+        if !self.has_backend() {
             return Ok(None);
         }
-        let fetched = match client.block_on(state.backend.get(key)) {
-            Some(Ok(f)) => f,
-            Some(Err(e)) => return self.l2_failed("get", e).map(|_| None),
-            None => return Ok(None),
-        };
-        let Some(f) = fetched else {
+        self.inner.client.block_on(self.get_l2(key))
+    }
+
+    /// The L2 part of a read, for async callers (after their own L1 check).
+    pub async fn get_l2(&self, key: &str) -> Result<Option<Bytes>> {
+        if !self.has_backend() {
+            return Ok(None);
+        }
+        let r = self.l2(0, OpKind::Data, Some(key), |b| b.get(key)).await;
+        let Some(f) = self.settle(r, None)? else {
             NsStats::inc(&self.inner.stats.l2_misses);
             return Ok(None);
         };
@@ -603,46 +967,92 @@ impl Cache {
             }
             Decoded::Mismatch(e) => {
                 NsStats::inc(&self.inner.stats.format_mismatches);
-                self.warn_limited(
-                    "format_mismatch",
-                    &format!("key={key} {e}; the entry was written by another serializer and will be recomputed and overwritten"),
-                );
+                let d = format!("{e}; the entry was written by another serializer and will be recomputed and overwritten");
+                self.log(Level::Warning, "format_mismatch", Some(key), "miss", None, Some(&d));
                 Ok(None)
             }
             Decoded::Corrupt(e) => {
                 NsStats::inc(&self.inner.stats.corrupt_entries);
-                self.warn_limited("corrupt_entry", &format!("key={key} error=\"{e}\"; treated as a miss and deleted"));
-                if let Some(Err(e)) = client.block_on(state.backend.delete(key)) {
-                    let _ = self.l2_failed("delete", e);
-                }
+                let d = format!("{e}; treated as a miss and deleted");
+                self.log(Level::Warning, "corrupt_entry", Some(key), "miss", None, Some(&d));
+                let _ = self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)).await;
                 Ok(None)
             }
         }
     }
 
-    /// Encode and write to L2 and L1.
-    fn store(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let ttl = ttl.unwrap_or(self.inner.ttl);
-        let stored = match self.encode(key, value) {
-            Ok(s) => s,
+    /// Encode, and put in L1. Returns (the value readers get, the bytes for L2).
+    fn prepare_store(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(Bytes, Vec<u8>)> {
+        match self.encode(key, value) {
+            Ok((canonical, stored)) => {
+                NsStats::inc(&self.inner.stats.sets);
+                let seen: Bytes = canonical.as_deref().unwrap_or(value).into();
+                self.l1_put(key, &seen, &stored, Some(ttl));
+                Ok((seen, stored))
+            }
             Err(e) => {
                 NsStats::inc(&self.inner.stats.encode_failures);
+                self.log(Level::Warning, "encode_failed", Some(key), "not_cached", None, Some(e.message()));
                 // A value that cannot be stored must not leave an older one visible.
                 if let Some(l1) = self.l1() {
                     l1.remove(key);
                 }
-                return Err(e);
+                Err(e)
             }
-        };
-        NsStats::inc(&self.inner.stats.sets);
-        let shared: Bytes = value.into();
-        self.l1_put(key, &shared, &stored, Some(ttl));
-        let client = &self.inner.client;
-        let state = client.state();
-        if let Some(Err(e)) = client.block_on(state.backend.set(key, &stored, ttl)) {
-            self.l2_failed("set", e)?;
         }
-        Ok(())
+    }
+
+    async fn write_l2(&self, key: &str, stored: Vec<u8>, ttl: Duration) -> Result<()> {
+        if !self.has_backend() {
+            return Ok(());
+        }
+        let r = self.l2(1, OpKind::Data, Some(key), |b| b.set(key, &stored, ttl)).await;
+        self.settle(r, ())
+    }
+
+    /// Store by full key in L1 and L2.
+    pub fn set_by_key(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let ttl = ttl.unwrap_or(self.inner.ttl);
+        match self.prepare_store(key, value, ttl) {
+            Ok((_, stored)) => self.inner.client.block_on(self.write_l2(key, stored, ttl)),
+            Err(e) => {
+                self.forget_l2(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// After a value could not be stored, the older entry is stale: remove
+    /// it from L2 too (L1 was cleared by `prepare_store`). Best effort.
+    fn forget_l2(&self, key: &str) {
+        if self.has_backend() {
+            let _ = self.inner.client.block_on(self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)));
+        }
+    }
+
+    fn forget_l2_in_background(&self, key: &str) {
+        if self.has_backend() {
+            let (c, key) = (self.clone(), key.to_string());
+            self.inner.client.spawn(async move {
+                let _ = c.l2(2, OpKind::Data, Some(&key), |b| b.delete(&key)).await;
+            });
+        }
+    }
+
+    /// As [`Cache::set_by_key`] for async callers: L1 now, `done` after L2.
+    pub fn set_in_background(&self, key: &str, value: &[u8], ttl: Option<Duration>, done: impl FnOnce(Result<()>) + Send + 'static) {
+        let ttl = ttl.unwrap_or(self.inner.ttl);
+        match self.prepare_store(key, value, ttl) {
+            Err(e) => {
+                self.forget_l2_in_background(key);
+                done(Err(e))
+            }
+            Ok(_) if !self.has_backend() => done(Ok(())),
+            Ok((_, stored)) => {
+                let (c, key) = (self.clone(), key.to_string());
+                self.inner.client.spawn(async move { done(c.write_l2(&key, stored, ttl).await) });
+            }
+        }
     }
 
     /// The cached value of `operation(args)`, if any.
@@ -654,7 +1064,7 @@ impl Cache {
     /// Store `value` for `operation(args)`.
     pub fn set(&self, operation: &str, args: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
         let key = self.key(operation, args)?;
-        self.store(&key, value, ttl)
+        self.set_by_key(&key, value, ttl)
     }
 
     /// Delete the entry of `operation(args)`; true if L1 or L2 had it.
@@ -664,19 +1074,17 @@ impl Cache {
     }
 
     pub fn delete_by_key(&self, key: &str) -> Result<bool> {
+        self.inner.client.block_on(self.delete_async(key))
+    }
+
+    pub async fn delete_async(&self, key: &str) -> Result<bool> {
         NsStats::inc(&self.inner.stats.deletes);
         let in_l1 = self.l1().is_some_and(|l1| l1.remove(key));
-        let client = &self.inner.client;
-        let state = client.state();
-        let in_l2 = match client.block_on(state.backend.delete(key)) {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => {
-                self.l2_failed("delete", e)?;
-                false
-            }
-            None => false,
-        };
-        Ok(in_l1 || in_l2)
+        if !self.has_backend() {
+            return Ok(in_l1);
+        }
+        let r = self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)).await;
+        Ok(self.settle(r, false)? || in_l1)
     }
 
     /// Whether `operation(args)` has an entry (L1 or L2). Does not verify it.
@@ -685,26 +1093,24 @@ impl Cache {
         if self.l1().is_some_and(|l1| l1.remaining(&key).is_some()) {
             return Ok(true);
         }
-        let client = &self.inner.client;
-        let state = client.state();
-        match client.block_on(state.backend.exists(&key)) {
-            Some(Ok(b)) => Ok(b),
-            Some(Err(e)) => self.l2_failed("exists", e).map(|_| false),
-            None => Ok(false),
+        if !self.has_backend() {
+            return Ok(false);
         }
+        let r = self.inner.client.block_on(self.l2(3, OpKind::Data, Some(&key), |b| b.exists(&key)));
+        self.settle(r, false)
     }
 
     /// Remaining lifetime of the entry: `None` if absent, `Some(None)` if it
-    /// never expires. L2 is authoritative when configured.
+    /// never expires. L2 is authoritative when it answers.
     pub fn ttl(&self, operation: &str, args: &[u8]) -> Result<Option<Option<Duration>>> {
         let key = self.key(operation, args)?;
-        let client = &self.inner.client;
-        let state = client.state();
-        if !state.backend.is_none() {
-            match client.block_on(state.backend.ttl(&key)) {
-                Some(Ok(t)) => return Ok(t),
-                Some(Err(e)) => self.l2_failed("ttl", e)?,
-                None => {}
+        if self.has_backend() {
+            let r = self.inner.client.block_on(self.l2(4, OpKind::Data, Some(&key), |b| b.ttl(&key)));
+            match r {
+                Ok(t) => return Ok(t),
+                Err(e) => {
+                    self.settle::<Option<Option<Duration>>>(Err(e), None)?;
+                }
             }
         }
         Ok(self.l1().and_then(|l1| l1.remaining(&key)))
@@ -718,31 +1124,40 @@ impl Cache {
         if let Some(l1) = self.l1() {
             l1.clear();
         }
-        let client = &i.client;
-        let state = client.state();
-        match client.block_on(state.backend.delete_prefix(&ns_prefix)) {
-            Some(Ok(n)) => Ok(n),
-            Some(Err(e)) => self.l2_failed("clear", e).map(|_| 0),
-            None => Ok(0),
+        if !self.has_backend() {
+            return Ok(0);
         }
+        // A clear may take many round trips: it gets the maximum timeout.
+        let r = i.client.block_on(self.l2(5, OpKind::Bulk, None, |b| async move {
+            b.delete_prefix(&ns_prefix, is_entry_suffix).await
+        }));
+        self.settle(r, 0)
     }
 
     /// The miss path with in-process single-flight: returns the value if it
     /// is cached or was filled by another caller meanwhile, or a [`Lease`]
-    /// that makes this caller the one who computes.
+    /// that makes this caller the one who computes. Blocks while another
+    /// caller of this process computes the same key (up to `fill_wait_ms`).
     pub fn fill(&self, operation: &str, args: &[u8]) -> Result<Fill> {
         let key = self.key(operation, args)?;
-        self.fill_by_key(key)
+        if let Some(v) = self.l1_get(&key) {
+            return Ok(Fill::Hit(v));
+        }
+        self.inner.client.block_on(self.fill_async(key))
     }
 
-    pub fn fill_by_key(&self, key: String) -> Result<Fill> {
+    /// As [`Cache::fill`] for async callers; `key` from [`Cache::key`].
+    pub async fn fill_async(&self, key: String) -> Result<Fill> {
         let wait = Duration::from_millis(self.inner.options.fill_wait_ms);
         let deadline = Instant::now() + wait;
         loop {
-            if let Some(v) = self.get_by_key(&key)? {
+            if let Some(v) = self.l1_get(&key) {
                 return Ok(Fill::Hit(v));
             }
-            let flights = self.state_flights();
+            if let Some(v) = self.get_l2(&key).await? {
+                return Ok(Fill::Hit(v));
+            }
+            let flights = &self.inner.client.state().flights;
             match flights.join(&key) {
                 Ok(owned) => {
                     // Re-check L1: a flight may have finished between our read and join.
@@ -755,12 +1170,13 @@ impl Cache {
                 }
                 Err(other) => {
                     NsStats::inc(&self.inner.stats.fill_waits);
-                    match other.wait_until(deadline) {
+                    match other.wait_until_async(deadline).await {
                         Some(FlightOutcome::Filled(v)) => return Ok(Fill::Hit(v)),
                         Some(FlightOutcome::Abandoned) => continue,
                         None => {
                             NsStats::inc(&self.inner.stats.fill_wait_timeouts);
                             NsStats::inc(&self.inner.stats.fills);
+                            self.log(Level::Warning, "fill_wait_timeout", Some(&key), "compute", Some(wait), None);
                             return Ok(Fill::Lease(Lease { cache: self.clone(), key, flight: None }));
                         }
                     }
@@ -769,12 +1185,16 @@ impl Cache {
         }
     }
 
-    /// Health of this namespace and its client as JSON.
+    /// Health of this namespace in the shape of the API reference
+    /// (`namespace`, `features_enabled`, `circuit_breaker`, `backpressure`,
+    /// `adaptive_timeout`), plus L1 and outcome counters.
     pub fn health(&self) -> Value {
         let i = &self.inner;
         let client = &i.client;
         let state = client.state();
-        let l1 = self.l1().map(|l1| {
+        let local = i.local();
+        let (cb, at, bp) = local.rel.features();
+        let l1 = local.l1.as_ref().map(|l1| {
             let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
             json!({
                 "entries": l1.len(),
@@ -789,6 +1209,19 @@ impl Cache {
         });
         json!({
             "namespace": i.namespace,
+            "features_enabled": {
+                "circuit_breaker": cb,
+                "adaptive_timeout": at,
+                "backpressure": bp,
+                "statistics": i.options.collect_stats,
+                "structured_logging": i.options.structured_logging,
+                "l1_cache": i.l1_enabled,
+                "encryption": i.keyring.is_some(),
+                "prometheus_metrics": client.config().enable_prometheus_metrics,
+            },
+            "circuit_breaker": local.rel.breaker_json(),
+            "backpressure": local.rel.backpressure_json(),
+            "adaptive_timeout": local.rel.timeout_json(),
             "backend": state.backend.kind(),
             "backend_error": state.backend_error,
             "format": match i.options.format { Format::Envelope => "envelope", Format::Interop => "interop" },
@@ -798,7 +1231,6 @@ impl Cache {
                 "key_fingerprint": hex::encode(k.fingerprint()),
                 "l1_plaintext": i.options.l1_plaintext,
             })),
-            "l1_enabled": i.l1_enabled,
             "l1": l1,
             "stats": i.stats.to_json(),
             "fork_generation": fork::generation(),
@@ -806,32 +1238,60 @@ impl Cache {
         })
     }
 
-    /// Active check: PING the L2 and report its latency.
+    /// Active check: [`Cache::health`] plus a PING of the L2, its latency
+    /// and connection figures, in the reference's `check_health` shape.
     pub fn check_health(&self) -> Value {
         let client = &self.inner.client;
         let state = client.state();
-        let ping = client.block_on(state.backend.ping());
-        let (status, latency, error) = match (&state.backend, ping) {
-            (Backend::None, _) => ("healthy", None, None),
-            (_, Some(Ok(d))) => ("healthy", Some(d.as_secs_f64()), None),
-            (_, Some(Err(e))) => ("unhealthy", None, Some(e.to_string())),
-            (_, None) => ("unhealthy", None, state.backend_error.clone()),
+        let ping = if self.has_backend() {
+            // The PING bypasses the gate on purpose: it is the probe.
+            Some(client.block_on(async {
+                match tokio::time::timeout(client.config().socket_timeout(), state.backend.ping()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(L2Error { class: ErrorClass::Transient, message: "PING timed out".into() }),
+                }
+            }))
+        } else {
+            None
+        };
+        let in_use: u64 = self.inner.local().rel.in_flight() as u64;
+        let (size, created) = match &state.backend {
+            Backend::Redis(r) => (r.pool_size() as u64, r.connected() as u64),
+            Backend::None => (0, 0),
+        };
+        let in_use = in_use.min(created);
+        let (status, latency, error, conn) = match ping {
+            None => ("healthy", None, state.backend_error.clone(), "none"),
+            Some(Ok(d)) => ("healthy", Some(d.as_secs_f64()), None, "active"),
+            Some(Err(e)) => ("unhealthy", None, Some(e.to_string()), "failed"),
         };
         json!({
             "decorator": self.health(),
             "system": {
                 "status": status,
                 "backend": state.backend.kind(),
-                "redis_connection": match (status, state.backend.is_none()) {
-                    (_, true) => "none",
-                    ("healthy", _) => "active",
-                    _ => "failed",
-                },
+                "redis_connection": conn,
                 "ping_latency_seconds": latency,
                 "error": error,
+                "connection_pool": {
+                    "size": size,
+                    "created_connections": created,
+                    "available_connections": created - in_use,
+                    "in_use_connections": in_use,
+                },
             }
         })
     }
+}
+
+/// Whether `rest` (a Redis key after `{prefix}{namespace}:`) is
+/// `{operation}:{64 hex}` or `{operation}:{64 hex}:e1`: the keys of this
+/// namespace and not of a longer one such as `{namespace}:v1`.
+fn is_entry_suffix(rest: &[u8]) -> bool {
+    let rest = rest.strip_suffix(ENVELOPE_KEY_SUFFIX.as_bytes()).unwrap_or(rest);
+    let Some(colon) = rest.iter().position(|b| *b == b':') else { return false };
+    let (op, hash) = (&rest[..colon], &rest[colon + 1..]);
+    !op.is_empty() && hash.len() == 64 && hash.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 /// Envelope-mode namespace (and operation) check: letters of either case,
@@ -846,10 +1306,4 @@ fn validate_loose(s: &str, what: &str, colon_ok: bool) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Shared process-wide default client, for bindings that want one.
-pub fn shared_default() -> Result<&'static Client> {
-    static SHARED: OnceLock<std::result::Result<Client, Error>> = OnceLock::new();
-    SHARED.get_or_init(|| Client::from_env(None)).as_ref().map_err(Clone::clone)
 }

@@ -2,7 +2,7 @@
 //! the others wait for its value (DESIGN section 2, step 5).
 
 use crate::l1::Bytes;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,23 +16,29 @@ pub enum FlightOutcome {
     Abandoned,
 }
 
-/// One key being computed by one caller.
+/// One key being computed by one caller; waiters await its outcome.
 #[derive(Default)]
 pub struct Flight {
     outcome: Mutex<Option<FlightOutcome>>,
-    done: Condvar,
+    notify: tokio::sync::Notify,
 }
 
 impl Flight {
-    /// Wait for the outcome until `deadline`; `None` on timeout.
-    pub fn wait_until(&self, deadline: Instant) -> Option<FlightOutcome> {
-        let mut g = self.outcome.lock();
-        while g.is_none() {
-            if self.done.wait_until(&mut g, deadline).timed_out() {
-                return g.clone();
+    /// Async wait for the outcome until `deadline`; `None` on timeout.
+    pub async fn wait_until_async(&self, deadline: Instant) -> Option<FlightOutcome> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            // Register interest before checking, so a finish in between is not lost.
+            notified.as_mut().enable();
+            if let Some(o) = self.outcome.lock().clone() {
+                return Some(o);
+            }
+            let deadline = tokio::time::Instant::from_std(deadline);
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.outcome.lock().clone();
             }
         }
-        g.clone()
     }
 }
 
@@ -64,7 +70,7 @@ impl Flights {
             }
         }
         *flight.outcome.lock() = Some(outcome);
-        flight.done.notify_all();
+        flight.notify.notify_waiters();
     }
 
     /// Keys being filled now.

@@ -16,7 +16,9 @@ pub mod fill;
 pub mod fork;
 pub mod key;
 pub mod l1;
+pub mod metrics;
 pub mod observe;
+pub mod reliability;
 
 pub use client::{Cache, CacheOptions, Client, Fill, Format, Lease};
 pub use config::Config;

@@ -1,8 +1,18 @@
-//! Counters of one namespace, and the health report built from them.
+//! Counters of one namespace and structured log events.
 //!
-//! Counters are relaxed atomics: one add on the hot path, no lock.
+//! Counters are relaxed atomics: one add on the hot path, no lock. Metrics
+//! (`metrics.rs`) read them at scrape time, so collection costs nothing on
+//! the hot path.
+//!
+//! Log events go to a callback the host language registers
+//! (`ck_set_log_callback`), as one JSON object per event. With no callback,
+//! events at or above `LOG_LEVEL` (default WARNING) go to stderr.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Outcome counters of one namespace (beyond L1's own, see `l1::L1Stats`).
 #[derive(Default, Debug)]
@@ -13,7 +23,8 @@ pub struct NsStats {
     pub deletes: AtomicU64,
     /// L2 operations that failed and were swallowed (fail-open).
     pub l2_errors: AtomicU64,
-    /// L2 operations skipped because L2 was recently unreachable.
+    /// L2 operations skipped by the reliability gate (breaker open,
+    /// backpressure, permanent error backing off).
     pub l2_skipped: AtomicU64,
     /// Entries read from L2 that failed verification (truncated, flipped
     /// bits, foreign bytes, bombs, wrong key): counted misses, deleted.
@@ -36,6 +47,10 @@ impl NsStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         serde_json::json!({
@@ -55,19 +70,136 @@ impl NsStats {
     }
 }
 
-/// A warning for the operator. Structured log delivery to host languages
-/// comes with the observability work; until then warnings go to stderr,
-/// filtered by `LOG_LEVEL` (default WARNING; `ERROR`/`CRITICAL`/`OFF`
-/// silence them).
-pub fn warn(event: &str, namespace: &str, detail: &str) {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ENABLED.get_or_init(|| {
-        !matches!(
-            std::env::var("LOG_LEVEL").unwrap_or_default().to_ascii_uppercase().as_str(),
-            "ERROR" | "CRITICAL" | "OFF" | "NONE"
-        )
-    });
-    if on {
-        eprintln!("cachekit WARNING event={event} namespace={namespace} {detail}");
+/// Severity of a log event; the numbers are those of the C ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    Debug = 10,
+    Info = 20,
+    Warning = 30,
+    Error = 40,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+        }
     }
+
+    fn from_env() -> u8 {
+        match std::env::var("LOG_LEVEL").unwrap_or_default().trim().to_ascii_uppercase().as_str() {
+            "DEBUG" => 10,
+            "INFO" => 20,
+            "ERROR" => 40,
+            "CRITICAL" | "OFF" | "NONE" => 255,
+            _ => 30,
+        }
+    }
+}
+
+/// A log callback: `(user_data, level, json)`. The JSON is valid only for
+/// the duration of the call.
+pub type LogCallback = extern "C" fn(user_data: *mut c_void, level: u8, json: *const c_char);
+
+struct Logger {
+    cb: LogCallback,
+    user_data: *mut c_void,
+}
+
+/// The registered logger. Replaced ones are leaked on purpose: another
+/// thread may be calling through them (and registration is rare).
+static LOGGER: AtomicPtr<Logger> = AtomicPtr::new(std::ptr::null_mut());
+/// Minimum level delivered (to the callback or stderr); 0 = not yet read.
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(0);
+
+fn min_level() -> u8 {
+    match MIN_LEVEL.load(Ordering::Relaxed) {
+        0 => {
+            let l = Level::from_env();
+            MIN_LEVEL.store(l, Ordering::Relaxed);
+            l
+        }
+        l => l,
+    }
+}
+
+/// Register (or with `None` remove) the host language's log callback and
+/// the minimum level it wants.
+pub fn set_logger(cb: Option<LogCallback>, user_data: *mut c_void, min: u8) {
+    let new = match cb {
+        Some(cb) => Box::into_raw(Box::new(Logger { cb, user_data })),
+        None => std::ptr::null_mut(),
+    };
+    LOGGER.swap(new, Ordering::AcqRel);
+    MIN_LEVEL.store(min.max(1), Ordering::Relaxed);
+}
+
+thread_local! {
+    static CORRELATION_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Set (or clear) the correlation id attached to this thread's events.
+pub fn set_correlation_id(id: Option<String>) {
+    CORRELATION_ID.with(|c| *c.borrow_mut() = id);
+}
+
+/// One structured event.
+pub struct Event<'a> {
+    pub level: Level,
+    pub event: &'a str,
+    pub namespace: &'a str,
+    /// The full key; only a short hash of it is logged.
+    pub key: Option<&'a str>,
+    pub outcome: &'a str,
+    pub duration: Option<Duration>,
+    pub detail: Option<&'a str>,
+}
+
+/// Whether an event of `level` would be delivered (cheap check first).
+pub fn enabled(level: Level) -> bool {
+    level as u8 >= min_level()
+}
+
+pub fn emit(e: Event<'_>) {
+    if !enabled(e.level) {
+        return;
+    }
+    let key_hash = e.key.map(|k| format!("{:016x}", xxhash_rust::xxh3::xxh3_64(k.as_bytes())));
+    let corr = CORRELATION_ID.with(|c| c.borrow().clone());
+    let json = serde_json::json!({
+        "level": e.level.name(),
+        "event": e.event,
+        "namespace": e.namespace,
+        "key_hash": key_hash,
+        "outcome": e.outcome,
+        "duration_ms": e.duration.map(|d| d.as_secs_f64() * 1e3),
+        "correlation_id": corr,
+        "detail": e.detail,
+    })
+    .to_string();
+    let logger = LOGGER.load(Ordering::Acquire);
+    // SAFETY: loggers are never freed (see LOGGER).
+    match unsafe { logger.as_ref() } {
+        Some(l) => {
+            if let Ok(c) = CString::new(json) {
+                (l.cb)(l.user_data, e.level as u8, c.as_ptr());
+            }
+        }
+        None => eprintln!("cachekit {json}"),
+    }
+}
+
+/// A warning without a key (setup problems).
+pub fn warn(event: &str, namespace: &str, detail: &str) {
+    emit(Event { level: Level::Warning, event, namespace, key: None, outcome: "error", duration: None, detail: Some(detail) });
+}
+
+/// Process start, for rate limits expressed in milliseconds.
+pub fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1
 }

@@ -497,3 +497,27 @@ fn values_that_cannot_be_stored_are_errors_and_leave_nothing_behind() {
     assert!(matches!(interop.key("Upper", &args(&[])), Err(Error::InvalidKey(_))));
     let _ = Format::Interop;
 }
+
+#[test]
+fn clearing_a_namespace_leaves_longer_namespaces_alone() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "");
+    let x = c.cache("user_data", CacheOptions::default()).unwrap();
+    let xv1 = c.cache("user_data:v1", opts(NO_L1)).unwrap();
+    x.set("op", &args(&[1]), &text("x"), None).unwrap();
+    xv1.set("op", &args(&[1]), &text("v1"), None).unwrap();
+    assert_eq!(x.clear().unwrap(), 1);
+    assert_eq!(&*xv1.get("op", &args(&[1])).unwrap().unwrap(), &text("v1")[..]);
+}
+
+#[test]
+fn a_value_that_cannot_be_stored_removes_the_stale_entry_everywhere() {
+    let redis = RedisServer::start();
+    let c = client(&redis.url(), "");
+    let a = c.cache("stale", CacheOptions::default()).unwrap();
+    let b = c.cache("stale", opts(NO_L1)).unwrap();
+    a.set("op", &args(&[1]), &text("old"), None).unwrap();
+    assert!(matches!(a.set("op", &args(&[1]), b"\xc1", None), Err(Error::Encode(_))));
+    assert_eq!(a.get("op", &args(&[1])).unwrap(), None);
+    assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
+}

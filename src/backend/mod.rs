@@ -101,11 +101,12 @@ impl Backend {
         }
     }
 
-    /// Delete every key that starts with `prefix`; returns how many.
-    pub async fn delete_prefix(&self, prefix: &str) -> L2Result<u64> {
+    /// Delete every key that starts with `prefix` and whose remainder
+    /// satisfies `rest_ok`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str, rest_ok: fn(&[u8]) -> bool) -> L2Result<u64> {
         match self {
             Backend::None => Ok(0),
-            Backend::Redis(r) => r.delete_prefix(prefix).await,
+            Backend::Redis(r) => r.delete_prefix(prefix, rest_ok).await,
         }
     }
 

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct RedisBackend {
     conns: Vec<ConnectionManager>,
+    /// Whether each connection's last command reached the server.
+    up: Vec<std::sync::atomic::AtomicBool>,
     next: AtomicUsize,
     timeout: Duration,
     url: String,
@@ -39,6 +41,7 @@ impl RedisBackend {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
         Ok(RedisBackend {
+            up: conns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
             conns,
             next: AtomicUsize::new(0),
             timeout: cfg.socket_timeout(),
@@ -54,25 +57,39 @@ impl RedisBackend {
         self.conns.len()
     }
 
-    fn conn(&self) -> ConnectionManager {
+    /// Connections whose last command reached the server.
+    pub fn connected(&self) -> usize {
+        self.up.iter().filter(|u| u.load(Ordering::Relaxed)).count()
+    }
+
+    fn conn(&self) -> (usize, ConnectionManager) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        self.conns[i].clone()
+        (i, self.conns[i].clone())
+    }
+
+    fn note<T>(&self, i: usize, r: Result<Result<T, RedisError>, tokio::time::error::Elapsed>) -> L2Result<T> {
+        let r = match r {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(timeout_error(self.timeout)),
+        };
+        let up = match &r {
+            Ok(_) => true,
+            Err(e) => e.class == ErrorClass::Permanent,
+        };
+        self.up[i].store(up, Ordering::Relaxed);
+        r
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> L2Result<T> {
-        let mut c = self.conn();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut c)).await {
-            Ok(r) => r.map_err(classify),
-            Err(_) => Err(timeout_error(self.timeout)),
-        }
+        let (i, mut c) = self.conn();
+        let r = tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut c)).await;
+        self.note(i, r)
     }
 
     async fn run_pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> L2Result<T> {
-        let mut c = self.conn();
-        match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut c)).await {
-            Ok(r) => r.map_err(classify),
-            Err(_) => Err(timeout_error(self.timeout)),
-        }
+        let (i, mut c) = self.conn();
+        let r = tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut c)).await;
+        self.note(i, r)
     }
 
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
@@ -106,14 +123,15 @@ impl RedisBackend {
 
     /// SCAN + UNLINK in batches. Only used for explicit clears, never on a
     /// read path.
-    pub async fn delete_prefix(&self, prefix: &str) -> L2Result<u64> {
+    pub async fn delete_prefix(&self, prefix: &str, rest_ok: fn(&[u8]) -> bool) -> L2Result<u64> {
         let pattern = format!("{}*", glob_escape(prefix));
         let mut cursor: u64 = 0;
         let mut deleted = 0u64;
         loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = self
+            let (next, mut keys): (u64, Vec<Vec<u8>>) = self
                 .run(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500))
                 .await?;
+            keys.retain(|k| k.get(prefix.len()..).is_some_and(rest_ok));
             if !keys.is_empty() {
                 let n: u64 = self.run(redis::cmd("UNLINK").arg(&keys)).await?;
                 deleted += n;
