@@ -60,6 +60,24 @@ typedef struct ck_buf {
   size_t len;
 } ck_buf;
 
+// Receives structured log events: `level` is 10 (debug), 20 (info),
+// 30 (warning) or 40 (error); `json` is one JSON object with `level`,
+// `event`, `namespace`, `key_hash`, `outcome`, `duration_ms`,
+// `correlation_id` and `detail`, valid only during the call. Called from
+// any thread, including the library's own.
+typedef void (*ck_log_callback)(void *user_data, uint8_t level, const char *json);
+
+// Completion of an asynchronous call. Called exactly once, from a library
+// thread. `value` is owned by the receiver (release it with `ck_buf_free`):
+// the value on success, the error message when `status` is not `CK_OK`.
+// `found` is true for a hit (get, fill) or an existing entry (delete).
+// `lease` is non-NULL when a fill made the receiver the one who computes.
+typedef void (*ck_completion)(void *user_data,
+                              enum ck_status status,
+                              struct ck_buf value,
+                              bool found,
+                              struct ck_lease *lease);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -187,6 +205,82 @@ enum ck_status ck_health(const struct ck_cache *cache, struct ck_buf *out_json);
 
 // Active health check: `ck_health` plus a PING of the L2 with its latency.
 enum ck_status ck_check_health(const struct ck_cache *cache, struct ck_buf *out_json);
+
+// Prometheus exposition text (format 0.0.4) of every cache of this client:
+// `redis_cache_operations_total`, `redis_cache_operation_duration_seconds`,
+// `redis_circuit_breaker_state`, `redis_connection_pool_utilization`,
+// `redis_connection_pool_usage`, `redis_serialization_fallbacks_total` and
+// `cachekit_l1_*`. Hand it to the web framework's `/metrics` handler.
+enum ck_status ck_metrics(const struct ck_client *client, struct ck_buf *out_text);
+
+// Register the process-wide log callback (NULL: back to stderr) and the
+// lowest level to deliver. Without a callback, events at or above
+// `LOG_LEVEL` (default WARNING) go to stderr.
+enum ck_status ck_set_log_callback(ck_log_callback callback, void *user_data, uint8_t min_level);
+
+// Attach a correlation id (NULL clears it) to the log events of calls made
+// from this thread.
+enum ck_status ck_set_correlation_id(const char *correlation_id);
+
+// Asynchronous `ck_get`. An L1 hit (or a miss with no L2) is answered at
+// once, on the calling thread: `*out_pending` is false and `*out_value` /
+// `*out_found` are set. Otherwise `*out_pending` is true and `callback`
+// receives the result later; no thread waits for Redis meanwhile.
+enum ck_status ck_get_async(const struct ck_cache *cache,
+                            const char *operation,
+                            const uint8_t *args,
+                            size_t args_len,
+                            ck_completion callback,
+                            void *user_data,
+                            struct ck_buf *out_value,
+                            bool *out_found,
+                            bool *out_pending);
+
+// Asynchronous `ck_fill_begin`. Answered at once (`*out_pending` false)
+// on an L1 hit, or with a lease when no one else is filling and there is no
+// L2 to ask; otherwise `callback` receives either the value (`found` true)
+// or a lease (`lease` non-NULL) later. Waiting for another caller's fill
+// never blocks a thread.
+enum ck_status ck_fill_begin_async(const struct ck_cache *cache,
+                                   const char *operation,
+                                   const uint8_t *args,
+                                   size_t args_len,
+                                   ck_completion callback,
+                                   void *user_data,
+                                   struct ck_buf *out_value,
+                                   struct ck_lease **out_lease,
+                                   bool *out_pending);
+
+// Asynchronous `ck_lease_complete`: the value is in L1 and handed to the
+// waiters before this returns; the L2 write happens in the background and
+// `callback` (may be NULL) receives its status. Consumes the lease.
+enum ck_status ck_lease_complete_async(struct ck_lease *lease,
+                                       const uint8_t *value,
+                                       size_t value_len,
+                                       int64_t ttl_ms,
+                                       ck_completion callback,
+                                       void *user_data);
+
+// Asynchronous `ck_set`: L1 at once, L2 in the background; `callback`
+// (may be NULL) receives the status of the L2 write.
+enum ck_status ck_set_async(const struct ck_cache *cache,
+                            const char *operation,
+                            const uint8_t *args,
+                            size_t args_len,
+                            const uint8_t *value,
+                            size_t value_len,
+                            int64_t ttl_ms,
+                            ck_completion callback,
+                            void *user_data);
+
+// Asynchronous `ck_delete`: removed from L1 at once; `callback` receives
+// whether the entry existed once L2 answered.
+enum ck_status ck_delete_async(const struct ck_cache *cache,
+                               const char *operation,
+                               const uint8_t *args,
+                               size_t args_len,
+                               ck_completion callback,
+                               void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

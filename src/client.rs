@@ -715,6 +715,29 @@ impl Cache {
         !self.inner.client.state().backend.is_none()
     }
 
+    /// Whether an L2 is configured (a miss in L1 is then worth an L2 read).
+    pub fn has_l2(&self) -> bool {
+        self.has_backend()
+    }
+
+    /// A lease at once, without waiting or I/O, when there is no L2 to ask
+    /// and no other caller is filling `key`; `None` otherwise (use
+    /// [`Cache::fill_async`]).
+    pub fn try_lease_now(&self, key: &str) -> Option<Lease> {
+        if self.has_backend() {
+            return None;
+        }
+        let flights = &self.inner.client.state().flights;
+        let owned = flights.join(key).ok()?;
+        if let Some(v) = self.l1_get(key) {
+            // Filled between the caller's L1 check and the join.
+            flights.finish(key, &owned, FlightOutcome::Filled(v));
+            return None;
+        }
+        NsStats::inc(&self.inner.stats.fills);
+        Some(Lease { cache: self.clone(), key: key.to_string(), flight: Some(owned) })
+    }
+
     /// The full L2 key of `operation` called with `args` (a MessagePack array).
     pub fn key(&self, operation: &str, args: &[u8]) -> Result<String> {
         let i = &self.inner;

@@ -17,7 +17,7 @@
 use crate::client::{Cache, CacheOptions, Client, Fill, Lease};
 use crate::error::Error;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -491,6 +491,283 @@ pub unsafe extern "C" fn ck_check_health(cache: *const ck_cache, out_json: *mut 
     guard(|| {
         let o = out(out_json, "out_json")?;
         *o = to_buf(cache_ref(cache)?.check_health().to_string().into_bytes());
+        Ok(())
+    })
+}
+
+// ---- observability ----
+
+/// Prometheus exposition text (format 0.0.4) of every cache of this client:
+/// `redis_cache_operations_total`, `redis_cache_operation_duration_seconds`,
+/// `redis_circuit_breaker_state`, `redis_connection_pool_utilization`,
+/// `redis_connection_pool_usage`, `redis_serialization_fallbacks_total` and
+/// `cachekit_l1_*`. Hand it to the web framework's `/metrics` handler.
+#[no_mangle]
+pub unsafe extern "C" fn ck_metrics(client: *const ck_client, out_text: *mut ck_buf) -> ck_status {
+    guard(|| {
+        let o = out(out_text, "out_text")?;
+        let client = client.as_ref().ok_or_else(|| null("client"))?;
+        *o = to_buf(client.client.metrics_text().into_bytes());
+        Ok(())
+    })
+}
+
+/// Receives structured log events: `level` is 10 (debug), 20 (info),
+/// 30 (warning) or 40 (error); `json` is one JSON object with `level`,
+/// `event`, `namespace`, `key_hash`, `outcome`, `duration_ms`,
+/// `correlation_id` and `detail`, valid only during the call. Called from
+/// any thread, including the library's own.
+pub type ck_log_callback = Option<extern "C" fn(user_data: *mut c_void, level: u8, json: *const c_char)>;
+
+/// Register the process-wide log callback (NULL: back to stderr) and the
+/// lowest level to deliver. Without a callback, events at or above
+/// `LOG_LEVEL` (default WARNING) go to stderr.
+#[no_mangle]
+pub unsafe extern "C" fn ck_set_log_callback(callback: ck_log_callback, user_data: *mut c_void, min_level: u8) -> ck_status {
+    guard(|| {
+        crate::observe::set_logger(callback, user_data, min_level);
+        Ok(())
+    })
+}
+
+/// Attach a correlation id (NULL clears it) to the log events of calls made
+/// from this thread.
+#[no_mangle]
+pub unsafe extern "C" fn ck_set_correlation_id(correlation_id: *const c_char) -> ck_status {
+    guard(|| {
+        crate::observe::set_correlation_id(opt_cstr(correlation_id, "correlation_id")?.map(str::to_string));
+        Ok(())
+    })
+}
+
+// ---- the completion-callback form, for event loops ----
+
+/// Completion of an asynchronous call. Called exactly once, from a library
+/// thread. `value` is owned by the receiver (release it with `ck_buf_free`):
+/// the value on success, the error message when `status` is not `CK_OK`.
+/// `found` is true for a hit (get, fill) or an existing entry (delete).
+/// `lease` is non-NULL when a fill made the receiver the one who computes.
+pub type ck_completion = Option<extern "C" fn(user_data: *mut c_void, status: ck_status, value: ck_buf, found: bool, lease: *mut ck_lease)>;
+
+struct Completion {
+    cb: extern "C" fn(*mut c_void, ck_status, ck_buf, bool, *mut ck_lease),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the receiver promised (header docs) that user_data may be used
+// from a library thread.
+unsafe impl Send for Completion {}
+
+impl Completion {
+    fn new(cb: ck_completion) -> Result<Completion, Error> {
+        cb.map(|cb| Completion { cb, user_data: std::ptr::null_mut() }).ok_or_else(|| null("callback"))
+    }
+
+    fn call(self, r: Result<(Option<Vec<u8>>, bool, *mut ck_lease), Error>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| match r {
+            Ok((v, found, lease)) => (self.cb)(self.user_data, ck_status::CK_OK, to_buf(v.unwrap_or_default()), found, lease),
+            Err(e) => (self.cb)(self.user_data, status_of(&e), to_buf(e.to_string().into_bytes()), false, std::ptr::null_mut()),
+        }));
+    }
+}
+
+fn set_pending(p: *mut bool, v: bool) {
+    // SAFETY: checked non-null by the caller.
+    unsafe { *p = v };
+}
+
+/// Asynchronous `ck_get`. An L1 hit (or a miss with no L2) is answered at
+/// once, on the calling thread: `*out_pending` is false and `*out_value` /
+/// `*out_found` are set. Otherwise `*out_pending` is true and `callback`
+/// receives the result later; no thread waits for Redis meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn ck_get_async(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    callback: ck_completion,
+    user_data: *mut c_void,
+    out_value: *mut ck_buf,
+    out_found: *mut bool,
+    out_pending: *mut bool,
+) -> ck_status {
+    guard(|| {
+        let out_v = out(out_value, "out_value")?;
+        let out_f = out(out_found, "out_found")?;
+        out(out_pending, "out_pending")?;
+        let mut done = Completion::new(callback)?;
+        done.user_data = user_data;
+        let cache = cache_ref(cache)?;
+        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        if let Some(v) = cache.l1_get(&key) {
+            *out_v = to_buf(v.to_vec());
+            *out_f = true;
+            set_pending(out_pending, false);
+            return Ok(());
+        }
+        if !cache.has_l2() {
+            *out_v = ck_buf { data: std::ptr::null(), len: 0 };
+            *out_f = false;
+            set_pending(out_pending, false);
+            return Ok(());
+        }
+        set_pending(out_pending, true);
+        let c = cache.clone();
+        cache.client().spawn(async move {
+            let r = c.get_l2(&key).await;
+            done.call(r.map(|v| {
+                let found = v.is_some();
+                (v.map(|b| b.to_vec()), found, std::ptr::null_mut())
+            }));
+        });
+        Ok(())
+    })
+}
+
+/// Asynchronous `ck_fill_begin`. Answered at once (`*out_pending` false)
+/// on an L1 hit, or with a lease when no one else is filling and there is no
+/// L2 to ask; otherwise `callback` receives either the value (`found` true)
+/// or a lease (`lease` non-NULL) later. Waiting for another caller's fill
+/// never blocks a thread.
+#[no_mangle]
+pub unsafe extern "C" fn ck_fill_begin_async(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    callback: ck_completion,
+    user_data: *mut c_void,
+    out_value: *mut ck_buf,
+    out_lease: *mut *mut ck_lease,
+    out_pending: *mut bool,
+) -> ck_status {
+    guard(|| {
+        let out_v = out(out_value, "out_value")?;
+        let out_l = out(out_lease, "out_lease")?;
+        out(out_pending, "out_pending")?;
+        let mut done = Completion::new(callback)?;
+        done.user_data = user_data;
+        let cache = cache_ref(cache)?;
+        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        if let Some(v) = cache.l1_get(&key) {
+            *out_v = to_buf(v.to_vec());
+            *out_l = std::ptr::null_mut();
+            set_pending(out_pending, false);
+            return Ok(());
+        }
+        if let Some(lease) = cache.try_lease_now(&key) {
+            *out_v = ck_buf { data: std::ptr::null(), len: 0 };
+            *out_l = Box::into_raw(Box::new(ck_lease { lease }));
+            set_pending(out_pending, false);
+            return Ok(());
+        }
+        set_pending(out_pending, true);
+        let c = cache.clone();
+        cache.client().spawn(async move {
+            let r = c.fill_async(key).await;
+            done.call(r.map(|f| match f {
+                Fill::Hit(v) => (Some(v.to_vec()), true, std::ptr::null_mut()),
+                Fill::Lease(lease) => (None, false, Box::into_raw(Box::new(ck_lease { lease }))),
+            }));
+        });
+        Ok(())
+    })
+}
+
+/// Asynchronous `ck_lease_complete`: the value is in L1 and handed to the
+/// waiters before this returns; the L2 write happens in the background and
+/// `callback` (may be NULL) receives its status. Consumes the lease.
+#[no_mangle]
+pub unsafe extern "C" fn ck_lease_complete_async(
+    lease: *mut ck_lease,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: i64,
+    callback: ck_completion,
+    user_data: *mut c_void,
+) -> ck_status {
+    guard(|| {
+        if lease.is_null() {
+            return Err(null("lease"));
+        }
+        let lease = Box::from_raw(lease).lease;
+        let value = bytes(value, value_len, "value")?;
+        let ttl = ttl_of(ttl_ms)?;
+        let done = callback.map(|cb| Completion { cb, user_data });
+        let (tx, rx) = std::sync::mpsc::channel();
+        lease.complete_in_background(value, ttl, move |r| {
+            match done {
+                Some(d) => d.call(r.map(|_| (None, false, std::ptr::null_mut()))),
+                None => {
+                    let _ = tx.send(r);
+                }
+            }
+        });
+        // Without a callback, an error that is known at once (the value
+        // cannot be encoded) is still reported by the status.
+        match rx.try_recv() {
+            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Asynchronous `ck_set`: L1 at once, L2 in the background; `callback`
+/// (may be NULL) receives the status of the L2 write.
+#[no_mangle]
+pub unsafe extern "C" fn ck_set_async(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    value: *const u8,
+    value_len: usize,
+    ttl_ms: i64,
+    callback: ck_completion,
+    user_data: *mut c_void,
+) -> ck_status {
+    guard(|| {
+        let cache = cache_ref(cache)?;
+        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let value = bytes(value, value_len, "value")?;
+        let ttl = ttl_of(ttl_ms)?;
+        let done = callback.map(|cb| Completion { cb, user_data });
+        let (tx, rx) = std::sync::mpsc::channel();
+        cache.set_in_background(&key, value, ttl, move |r| match done {
+            Some(d) => d.call(r.map(|_| (None, false, std::ptr::null_mut()))),
+            None => {
+                let _ = tx.send(r);
+            }
+        });
+        match rx.try_recv() {
+            Ok(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Asynchronous `ck_delete`: removed from L1 at once; `callback` receives
+/// whether the entry existed once L2 answered.
+#[no_mangle]
+pub unsafe extern "C" fn ck_delete_async(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    callback: ck_completion,
+    user_data: *mut c_void,
+) -> ck_status {
+    guard(|| {
+        let mut done = Completion::new(callback)?;
+        done.user_data = user_data;
+        let cache = cache_ref(cache)?;
+        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let c = cache.clone();
+        cache.client().spawn(async move {
+            let r = c.delete_async(&key).await;
+            done.call(r.map(|existed| (None, existed, std::ptr::null_mut())));
+        });
         Ok(())
     })
 }
