@@ -282,6 +282,26 @@ enum ck_status ck_delete_async(const struct ck_cache *cache,
                                ck_completion callback,
                                void *user_data);
 
+// As `ck_get`, but on a hit the value is lent, not copied: `*out_data`
+// stays valid until the next `*_borrowed` call on this thread (copy it
+// before). Nothing to free, so a hit costs one foreign call.
+enum ck_status ck_get_borrowed(const struct ck_cache *cache,
+                               const char *operation,
+                               const uint8_t *args,
+                               size_t args_len,
+                               const uint8_t **out_data,
+                               size_t *out_len,
+                               bool *out_found);
+
+// As `ck_fill_begin`, but a found value is lent as in `ck_get_borrowed`.
+enum ck_status ck_fill_begin_borrowed(const struct ck_cache *cache,
+                                      const char *operation,
+                                      const uint8_t *args,
+                                      size_t args_len,
+                                      const uint8_t **out_data,
+                                      size_t *out_len,
+                                      struct ck_lease **out_lease);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
