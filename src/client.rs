@@ -916,6 +916,10 @@ impl Cache {
             }
         };
         let timeout = permit.timeout();
+        if permit.is_trial() {
+            // Half-open: reconnect the pool first, within the same bound.
+            let _ = tokio::time::timeout(timeout, state.backend.revive()).await;
+        }
         let res = match tokio::time::timeout(timeout, f(&state.backend)).await {
             Ok(r) => r,
             Err(_) => Err(L2Error {

@@ -165,6 +165,7 @@ pub struct Permit<'a> {
     rel: &'a Reliability,
     started: Instant,
     kind: OpKind,
+    trial: bool,
 }
 
 impl Permit<'_> {
@@ -175,6 +176,11 @@ impl Permit<'_> {
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Whether this is a half-open trial request.
+    pub fn is_trial(&self) -> bool {
+        self.trial
     }
 }
 
@@ -217,6 +223,7 @@ impl Reliability {
 
     /// Ask to run one L2 operation now.
     pub fn admit(&self, kind: OpKind) -> Result<Permit<'_>, Refusal> {
+        let mut trial = false;
         {
             let mut b = self.breaker.lock();
             let now = Instant::now();
@@ -241,6 +248,7 @@ impl Reliability {
                         b.state = BreakerState::HalfOpen;
                         b.successes = 0;
                         b.trials = 1;
+                        trial = true;
                     }
                     BreakerState::HalfOpen => {
                         if b.trials >= self.breaker_cfg.half_open_requests.max(1) {
@@ -248,6 +256,7 @@ impl Reliability {
                             return Err(Refusal::BreakerOpen);
                         }
                         b.trials += 1;
+                        trial = true;
                     }
                 }
             }
@@ -267,7 +276,7 @@ impl Reliability {
         } else {
             self.in_flight.fetch_add(1, Ordering::AcqRel);
         }
-        Ok(Permit { rel: self, started: Instant::now(), kind })
+        Ok(Permit { rel: self, started: Instant::now(), kind, trial })
     }
 
     /// Record the outcome of an admitted operation. `None` is success.

@@ -110,6 +110,13 @@ impl Backend {
         }
     }
 
+    /// Reconnect what is broken before trusting the backend again.
+    pub async fn revive(&self) {
+        if let Backend::Redis(r) = self {
+            r.revive().await
+        }
+    }
+
     /// Round-trip check; returns the latency.
     pub async fn ping(&self) -> L2Result<Duration> {
         match self {

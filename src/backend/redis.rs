@@ -143,6 +143,34 @@ impl RedisBackend {
         }
     }
 
+    /// Wake every connection that is not known to be up: a command on a
+    /// broken connection fails and starts its reconnection, a second one
+    /// waits for it. Used before a half-open trial, so that one broken
+    /// connection of the pool does not fail the trial for a Redis that is
+    /// back. Bounded by the caller's timeout.
+    pub async fn revive(&self) {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            if self.up[i].load(Ordering::Relaxed) {
+                continue;
+            }
+            let mut c = c.clone();
+            set.spawn(async move {
+                for _ in 0..2 {
+                    if redis::cmd("PING").query_async::<()>(&mut c).await.is_ok() {
+                        return (i, true);
+                    }
+                }
+                (i, false)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Ok((i, ok)) = r {
+                self.up[i].store(ok, Ordering::Relaxed);
+            }
+        }
+    }
+
     pub async fn ping(&self) -> L2Result<Duration> {
         let start = Instant::now();
         let v: Value = self.run(&redis::cmd("PING")).await?;

@@ -1,0 +1,87 @@
+"""Client configuration: ``CachekitConfig`` (pydantic-settings).
+
+The core reads the same ``CACHEKIT_*`` variables itself; ``CachekitConfig``
+exists so that Python code can inspect them or pass explicit values. Only
+fields set explicitly (constructor arguments) are handed to the core as
+overrides, so the precedence is the core's: explicit > ``CACHEKIT_*`` >
+fallback variables (``REDIS_URL``) > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cachekit.config.nested import (
+    BackpressureConfig,
+    CircuitBreakerConfig,
+    L1CacheConfig,
+    MonitoringConfig,
+    TimeoutConfig,
+)
+
+# Fields the core knows (src/config.rs); everything else is Python-only.
+_CORE_FIELDS = (
+    "redis_url",
+    "connection_pool_size",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "default_ttl",
+    "enable_compression",
+    "compression_level",
+    "max_chunk_size_mb",
+    "l1_enabled",
+    "l1_max_size_mb",
+    "enable_prometheus_metrics",
+    "master_key",
+    "key_prefix",
+    "tenant_id",
+)
+
+
+class CachekitConfig(BaseSettings):
+    """Redis connection and caching behaviour (env prefix ``CACHEKIT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CACHEKIT_", extra="ignore", populate_by_name=True)
+
+    redis_url: str | None = Field(
+        default="redis://localhost:6379",
+        validation_alias=AliasChoices("redis_url", "CACHEKIT_REDIS_URL", "REDIS_URL"),
+    )
+    connection_pool_size: int = 10
+    socket_timeout: float = 1.0
+    socket_connect_timeout: float = 1.0
+    default_ttl: int = 3600
+    enable_compression: bool = True
+    compression_level: int = 6
+    max_chunk_size_mb: int = 50
+    l1_enabled: bool = True
+    l1_max_size_mb: int = 100
+    enable_prometheus_metrics: bool = True
+    master_key: str | None = Field(default=None, repr=False)
+    key_prefix: str = ""
+    tenant_id: str | None = None
+
+    def to_core_json(self, everything: bool = False) -> str:
+        """The JSON object of settings for ``ck_client_new``.
+
+        By default only explicitly given fields (so the core's own reading
+        of the environment keeps its precedence); ``everything=True`` sends
+        every field.
+        """
+        names = _CORE_FIELDS if everything else tuple(f for f in _CORE_FIELDS if f in self.model_fields_set)
+        doc: dict[str, Any] = {n: getattr(self, n) for n in names}
+        return json.dumps(doc, sort_keys=True)
+
+
+__all__ = [
+    "BackpressureConfig",
+    "CachekitConfig",
+    "CircuitBreakerConfig",
+    "L1CacheConfig",
+    "MonitoringConfig",
+    "TimeoutConfig",
+]

@@ -1,0 +1,94 @@
+"""Nested configuration groups of the ``@cache`` decorator.
+
+Each maps onto the core's per-namespace options (see ``to_core``); policy
+(breaker state machine, timeouts, backpressure, L1) lives in the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class L1CacheConfig:
+    """In-process L1 cache in front of L2 (held by the core)."""
+
+    enabled: bool = True
+    max_size_mb: int | None = None
+    """Accepted for compatibility; the L1 budget is the client's ``l1_max_size_mb``."""
+    plaintext: bool = False
+    """Encrypted namespaces keep ciphertext in L1 unless this is true."""
+
+
+@dataclass(frozen=True)
+class CircuitBreakerConfig:
+    """Circuit breaker per namespace (CLOSED -> OPEN -> HALF_OPEN)."""
+
+    enabled: bool = True
+    failure_threshold: int = 5
+    success_threshold: int = 3
+    recovery_timeout: float = 30.0
+    half_open_requests: int = 3
+    excluded_exceptions: tuple[type[BaseException], ...] = field(default_factory=tuple)
+    """Accepted for compatibility: user exceptions never count as L2 failures."""
+
+    def to_core(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "failure_threshold": self.failure_threshold,
+            "success_threshold": self.success_threshold,
+            "recovery_timeout": self.recovery_timeout,
+            "half_open_requests": self.half_open_requests,
+        }
+
+
+@dataclass(frozen=True)
+class TimeoutConfig:
+    """Adaptive L2 timeout: P95 of recent latencies times a multiplier, bounded."""
+
+    enabled: bool = True
+    min_timeout: float = 0.1
+    max_timeout: float = 10.0
+    window_size: int = 1000
+    percentile_multiplier: float = 1.5
+
+    def to_core(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "min_timeout": self.min_timeout,
+            "max_timeout": self.max_timeout,
+            "window_size": self.window_size,
+            "percentile_multiplier": self.percentile_multiplier,
+        }
+
+
+@dataclass(frozen=True)
+class BackpressureConfig:
+    """At most ``max_concurrent_requests`` L2 operations in flight per namespace."""
+
+    enabled: bool = True
+    max_concurrent_requests: int = 100
+
+    def to_core(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "max_concurrent_requests": self.max_concurrent_requests}
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Statistics, OpenTelemetry tracing and structured logging."""
+
+    collect_stats: bool = True
+    enable_tracing: bool = True
+    enable_structured_logging: bool = True
+    enable_prometheus_metrics: bool = True
+    """Accepted for compatibility; Prometheus metrics are a client setting."""
+
+
+__all__ = [
+    "BackpressureConfig",
+    "CircuitBreakerConfig",
+    "L1CacheConfig",
+    "MonitoringConfig",
+    "TimeoutConfig",
+]

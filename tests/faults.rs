@@ -1,0 +1,271 @@
+//! Fault tests against a real redis-server process that is killed, paused
+//! (SIGSTOP) and restarted under load, or that refuses our password.
+//!
+//! Each test also writes its figures to `target/tmp/reliability/*.json`;
+//! `ci/reliability-report.sh` renders them into `docs/reliability.md`.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use cachekit::{Cache, CacheOptions, Client, Config, Fill};
+use redis_server::RedisServer;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn client(url: &str) -> Client {
+    let json = format!(r#"{{"redis_url": "{url}", "socket_timeout": 1.0, "socket_connect_timeout": 0.5}}"#);
+    Client::new(Config::load_with(Some(&json), |_| None).unwrap()).unwrap()
+}
+
+fn args(x: i64) -> Vec<u8> {
+    let mut v = vec![0x91];
+    rmp::encode::write_sint(&mut v, x).unwrap();
+    v
+}
+
+fn int(x: i64) -> Vec<u8> {
+    let mut v = Vec::new();
+    rmp::encode::write_sint(&mut v, x).unwrap();
+    v
+}
+
+fn report(name: &str, figures: Value) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&figures).unwrap()).unwrap();
+}
+
+fn breaker_state(c: &Cache) -> String {
+    c.health()["circuit_breaker"]["state"].as_str().unwrap().to_string()
+}
+
+/// What the function "computes" for key i: the truth every call must see.
+fn truth(i: i64) -> i64 {
+    i * 7 + 1
+}
+
+/// One cached call: hit, or compute and fill. Returns the value seen.
+fn call(c: &Cache, i: i64) -> Result<i64, cachekit::Error> {
+    match c.fill("f", &args(i))? {
+        Fill::Hit(v) => Ok(rmp::decode::read_int(&mut &v[..]).unwrap()),
+        Fill::Lease(lease) => {
+            lease.complete(&int(truth(i)), None)?;
+            Ok(truth(i))
+        }
+    }
+}
+
+#[test]
+fn killing_redis_mid_run_loses_no_call_and_the_breaker_opens_then_closes() {
+    let mut redis = RedisServer::start();
+    let cache = client(&redis.url())
+        .cache(
+            "faults",
+            CacheOptions::from_json(Some(
+                r#"{"l1_enabled": false, "circuit_breaker": {"failure_threshold": 5, "recovery_timeout": 2.0, "success_threshold": 3}}"#,
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let wrong = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (c, calls, errors, wrong, stop) = (cache.clone(), calls.clone(), errors.clone(), wrong.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0i64;
+                // 10,000 calls in all; keep going (paced) until the breaker has closed.
+                while calls.load(Ordering::SeqCst) < 10_000 || !stop.load(Ordering::SeqCst) {
+                    let i = (n * 8 + t) % 500;
+                    n += 1;
+                    match call(&c, i) {
+                        Ok(v) if v == truth(i) => {}
+                        Ok(_) => {
+                            wrong.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    if calls.fetch_add(1, Ordering::SeqCst) >= 10_000 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            })
+        })
+        .collect();
+    while calls.load(Ordering::SeqCst) < 2_000 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let killed_at = Instant::now();
+    redis.stop();
+    let mut time_to_open = None;
+    let mut errors_at_open = 0;
+    while killed_at.elapsed() < Duration::from_secs(10) {
+        if breaker_state(&cache) == "OPEN" {
+            time_to_open = Some(killed_at.elapsed());
+            errors_at_open = cache.health()["stats"]["l2_errors"].as_u64().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let time_to_open = time_to_open.expect("the breaker opened after Redis was killed");
+    // Stay down a moment, then come back.
+    std::thread::sleep(Duration::from_millis(500));
+    redis.restart();
+    let restarted_at = Instant::now();
+    let mut time_to_close = None;
+    while restarted_at.elapsed() < Duration::from_secs(10) {
+        if breaker_state(&cache) == "CLOSED" {
+            time_to_close = Some(restarted_at.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let health = cache.health();
+    let total = calls.load(Ordering::SeqCst);
+    report(
+        "kill_mid_run",
+        json!({
+            "calls": total,
+            "threads": 8,
+            "errors": errors.load(Ordering::SeqCst),
+            "wrong_values": wrong.load(Ordering::SeqCst),
+            "failure_threshold": 5,
+            "l2_errors_when_open": errors_at_open,
+            "time_to_open_ms": time_to_open.as_secs_f64() * 1e3,
+            "recovery_timeout_s": 2.0,
+            "time_to_close_after_restart_ms": time_to_close.map(|d| d.as_secs_f64() * 1e3),
+            "l2_skipped_while_open": health["stats"]["l2_skipped"],
+            "times_opened": health["circuit_breaker"]["times_opened"],
+        }),
+    );
+    assert!(total >= 10_000);
+    assert_eq!(errors.load(Ordering::SeqCst), 0, "no call returns an error");
+    assert_eq!(wrong.load(Ordering::SeqCst), 0, "no call returns a wrong value");
+    assert!(errors_at_open >= 5, "opened only after the configured failures ({errors_at_open})");
+    assert!(errors_at_open <= 5 + 2 * 8, "opened at the threshold, give or take the calls in flight ({errors_at_open})");
+    let time_to_close = time_to_close.expect("the breaker closed again after Redis came back");
+    assert!(time_to_close <= Duration::from_secs(3), "closed within recovery_timeout + 1 s: {time_to_close:?}");
+    // The same client writes to the restarted server.
+    let mut raw = redis.raw();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("faults:*").query(&mut raw).unwrap();
+    assert!(!keys.is_empty(), "the client writes to Redis again without being recreated");
+}
+
+#[test]
+fn a_paused_redis_never_holds_a_call_beyond_the_timeout() {
+    let redis = RedisServer::start();
+    let cache = client(&redis.url())
+        .cache(
+            "paused",
+            CacheOptions::from_json(Some(r#"{"l1_enabled": false, "circuit_breaker": {"failure_threshold": 5, "recovery_timeout": 1.0}}"#)).unwrap(),
+        )
+        .unwrap();
+    // Warm up: the adaptive timeout learns this Redis is fast.
+    for i in 0..200 {
+        call(&cache, i % 50).unwrap();
+    }
+    let timeout_before = cache.health()["adaptive_timeout"]["current_timeout"].as_f64().unwrap();
+    redis.pause();
+    let mut worst = Duration::ZERO;
+    let paused_at = Instant::now();
+    let mut n = 0;
+    while paused_at.elapsed() < Duration::from_secs(2) {
+        let t = Instant::now();
+        let v = call(&cache, n % 50).unwrap();
+        assert_eq!(v, truth(n % 50));
+        worst = worst.max(t.elapsed());
+        n += 1;
+    }
+    let opened = cache.health()["circuit_breaker"]["times_opened"].as_u64().unwrap();
+    redis.resume();
+    let resumed_at = Instant::now();
+    let mut recovered = None;
+    while resumed_at.elapsed() < Duration::from_secs(5) {
+        call(&cache, 1).unwrap();
+        if breaker_state(&cache) == "CLOSED" && cache.health()["stats"]["l2_hits"].as_u64().unwrap() > 0 {
+            recovered = Some(resumed_at.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    report(
+        "pause",
+        json!({
+            "calls_while_paused": n,
+            "adaptive_timeout_s": timeout_before,
+            "worst_latency_while_paused_ms": worst.as_secs_f64() * 1e3,
+            "times_opened": opened,
+            "time_to_recover_after_resume_ms": recovered.map(|d| d.as_secs_f64() * 1e3),
+        }),
+    );
+    // Each call may wait for at most one L2 read and one L2 write, each
+    // bounded by the adaptive timeout.
+    let bound = Duration::from_secs_f64(2.0 * timeout_before) + Duration::from_millis(150);
+    assert!(worst <= bound, "worst call {worst:?} exceeds the bound {bound:?}");
+    assert!(opened >= 1, "the breaker opened while Redis was paused");
+    assert!(recovered.is_some(), "the client recovered after SIGCONT");
+}
+
+#[test]
+fn a_client_started_while_redis_is_down_works_l1_only_then_uses_redis() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.stop();
+    let cache = client(&url)
+        .cache("late", CacheOptions::from_json(Some(r#"{"circuit_breaker": {"recovery_timeout": 0.5}}"#)).unwrap())
+        .unwrap();
+    for i in 0..20 {
+        assert_eq!(call(&cache, i).unwrap(), truth(i));
+    }
+    assert_eq!(call(&cache, 3).unwrap(), truth(3), "L1 serves while Redis is down");
+    assert!(cache.health()["l1"]["hits"].as_u64().unwrap() >= 1);
+    redis.restart();
+    let up_at = Instant::now();
+    let mut seen = None;
+    let mut raw = redis.raw();
+    for i in 100.. {
+        call(&cache, i).unwrap();
+        let n: i64 = redis::cmd("DBSIZE").query(&mut raw).unwrap();
+        if n > 0 {
+            seen = Some(up_at.elapsed());
+            break;
+        }
+        if up_at.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    report("start_while_down", json!({ "time_to_use_redis_after_it_appeared_ms": seen.map(|d| d.as_secs_f64() * 1e3) }));
+    assert!(seen.is_some(), "entries reach Redis once it is up");
+}
+
+#[test]
+fn a_wrong_password_is_a_permanent_error_reported_once_and_not_retried_in_a_loop() {
+    let redis = RedisServer::start_with(&["--requirepass", "right-password"]);
+    let url = format!("redis://:wrong-password@127.0.0.1:{}", redis.port);
+    let cache = client(&url).cache("auth", CacheOptions::from_json(Some(r#"{"l1_enabled": false}"#)).unwrap()).unwrap();
+    for i in 0..500 {
+        assert_eq!(call(&cache, i % 10).unwrap(), truth(i % 10));
+    }
+    let h = cache.health();
+    let l2_errors = h["stats"]["l2_errors"].as_u64().unwrap();
+    let skipped = h["stats"]["l2_skipped"].as_u64().unwrap();
+    let permanent = h["circuit_breaker"]["permanent_error"].as_str().unwrap_or("").to_string();
+    report("wrong_password", json!({ "calls": 500, "l2_attempts_failed": l2_errors, "l2_skipped": skipped, "error": permanent }));
+    assert!(l2_errors <= 2, "a permanent error is not retried on every call ({l2_errors} attempts)");
+    assert!(skipped >= 900, "calls skip L2 while the permanent error backs off ({skipped})");
+    assert!(permanent.to_lowercase().contains("auth") || permanent.to_lowercase().contains("password"), "{permanent}");
+    assert_eq!(h["circuit_breaker"]["state"], "CLOSED", "permanent errors do not move the breaker");
+    let check = cache.check_health();
+    assert_eq!(check["system"]["status"], "unhealthy");
+}
