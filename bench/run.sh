@@ -27,10 +27,21 @@ $CC -O2 -Wall -I"$ROOT/include" bench/c/l1_get.c -L"$ROOT/target/release" -lcach
 ps -eo pid,pcpu,pmem,comm --sort=-pcpu | head -8 > "$TMP/ps_before"
 LOAD_BEFORE=$(cat /proc/loadavg)
 
+# Sample what else runs while we measure: `top` every 2 s in the background.
+top -b -d 2 -w 200 > "$TMP/top.log" 2>/dev/null &
+TOP_PID=$!
 echo "== cargo bench --bench core" >&2
 cargo bench --bench core > "$TMP/rust.md"
 echo "== C program" >&2
 "$ROOT/target/release/ck_bench_l1" > "$TMP/c.md"
+kill "$TOP_PID" 2>/dev/null || true
+wait "$TOP_PID" 2>/dev/null || true
+# Other processes seen above 5% CPU in any sample: samples seen, mean and max %CPU.
+awk '$1 ~ /^[0-9]+$/ && $9+0 > 5 && $12 !~ /^(core-|ck_bench_l1|top)/ {
+       n[$12]++; s[$12]+=$9; if ($9+0 > m[$12]) m[$12]=$9+0 }
+     /^top -/ {samples++}
+     END { for (c in n) printf "%-24s %4d of %d samples, mean %5.1f%%, max %5.1f%%\n", c, n[c], samples, s[c]/n[c], m[c] }' \
+  "$TMP/top.log" | sort -k2 -nr > "$TMP/others" || true
 
 LOAD_AFTER=$(cat /proc/loadavg)
 ps -eo pid,pcpu,pmem,comm --sort=-pcpu | head -8 > "$TMP/ps_after"
@@ -57,6 +68,12 @@ MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
   echo
   echo '```'
   cat "$TMP/ps_before"
+  echo '```'
+  echo
+  echo "- other processes above 5% CPU while the benchmarks ran (\`top -b -d 2\`; the bench itself, \`cargo\` building it and the throwaway redis-server of the L2 section are expected):"
+  echo
+  echo '```'
+  if [ -s "$TMP/others" ]; then cat "$TMP/others"; else echo "(none)"; fi
   echo '```'
   echo
   echo "## Results"
@@ -145,9 +162,10 @@ bench-only change):
    reading different keys share no written cache line. `Instant::now()` per
    hit could become a coarse clock (e.g. a per-shard cached `now` refreshed
    by writes) if TTL precision of ~1 ms is acceptable.
-4. `ffi::ck_get`: the value is copied into a new Box per hit; exposing the
-   `Arc<[u8]>` through an opaque handle (`ck_buf` with a drop token) would
-   remove one allocation + copy + free per call.
+4. `ffi::ck_get`: the value is copied into a new Box per hit and freed by
+   a second foreign call; `ck_get_borrowed` lends the L1 bytes instead, and
+   its rows show what that saves. Both still pay the full key derivation,
+   so the C ABI target depends on items 1-3 as well.
 5. L2 read: the backend sends GET+PTTL (a pipeline, to give L1 the
    remaining TTL) where the peer sends one GET, then runs the envelope
    decode (LZ4 + xxh3 + msgpack pre-scan) and the reliability bookkeeping

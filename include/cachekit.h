@@ -173,12 +173,16 @@ enum ck_status ck_ttl(const struct ck_cache *cache,
 // be NULL) receives the number of L2 keys deleted.
 enum ck_status ck_clear(const struct ck_cache *cache, uint64_t *out_deleted);
 
-// The miss path with stampede protection. If the value is cached, or
-// another caller of this process fills it meanwhile, `*out_value` holds it
-// and `*out_lease` is NULL. Otherwise `*out_lease` is a lease: compute the
-// value, then call `ck_lease_complete` (or `ck_lease_abort` if computing
-// failed, which wakes a waiter to take over). Blocks while another caller
-// computes the same key, up to the namespace's `fill_wait_ms`.
+// The miss path with stampede protection. Three outcomes:
+// - hit: `*out_value` holds the value, `*out_lease` is NULL;
+// - miss: `*out_value` is empty and `*out_lease` is a lease: compute the
+//   value, then call `ck_lease_complete` (or `ck_lease_abort` if computing
+//   failed: nothing is cached and a waiter takes over);
+// - refresh (early refresh or stale-while-revalidate is due): both are set:
+//   return the value now and complete the lease in the background.
+//
+// Blocks while another caller (of this process, or of another through the
+// Redis lock `{key}:lock`) computes the same key, up to `fill_wait_ms`.
 enum ck_status ck_fill_begin(const struct ck_cache *cache,
                              const char *operation,
                              const uint8_t *args,

@@ -5,7 +5,7 @@ use crate::backend::{Backend, ErrorClass, L2Error, L2Result};
 use crate::codec::{self, CodecError, Keyring, Limits};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fill::{Flight, FlightOutcome, Flights};
+use crate::fill::Flights;
 use crate::fork::{self, ForkLocal};
 use crate::key;
 use crate::l1::{Bytes, L1Namespace};
@@ -65,6 +65,33 @@ pub struct CacheOptions {
     pub collect_stats: bool,
     /// Emit structured log events for this namespace.
     pub structured_logging: bool,
+    /// Take a Redis lock `{key}:lock` while filling, so that one process
+    /// computes a cold key (stampede protection across processes).
+    pub distributed_lock: bool,
+    /// Lease of the fill lock, milliseconds; renewed while the holder computes.
+    pub lock_ttl_ms: u64,
+    /// Renew the fill lock while computing (tests turn it off).
+    pub lock_renewal: bool,
+    /// On an L2 hit whose remaining TTL is below `ttl_refresh_threshold` of
+    /// the TTL, reset the TTL.
+    pub refresh_ttl_on_get: bool,
+    pub ttl_refresh_threshold: f64,
+    /// Read value and remaining TTL in one round trip.
+    pub pipelined: bool,
+    /// Probabilistic early refresh (XFetch) with this beta; `None`: off.
+    pub early_refresh_beta: Option<f64>,
+    /// Serve a value this many seconds past its TTL while one caller
+    /// refreshes it in the background (0: off).
+    pub stale_while_revalidate: u64,
+    /// Background refreshes running at once in this namespace, at most.
+    pub max_background_refreshes: usize,
+    /// Cache a null (MessagePack nil) result for this many seconds; `None`:
+    /// null results are not cached.
+    pub negative_ttl: Option<u64>,
+    /// Cross-process L1 invalidation: the bound in milliseconds on how long
+    /// L1 may serve an entry deleted by another process when invalidation
+    /// messages are lost (0: no cross-process invalidation).
+    pub l1_sync_ms: u64,
 }
 
 impl Default for CacheOptions {
@@ -86,6 +113,17 @@ impl Default for CacheOptions {
             backpressure: BackpressureConfig::default(),
             collect_stats: true,
             structured_logging: true,
+            distributed_lock: true,
+            lock_ttl_ms: 5_000,
+            lock_renewal: true,
+            refresh_ttl_on_get: false,
+            ttl_refresh_threshold: 0.5,
+            pipelined: true,
+            early_refresh_beta: None,
+            stale_while_revalidate: 0,
+            max_background_refreshes: 4,
+            negative_ttl: None,
+            l1_sync_ms: 1_000,
         }
     }
 }
@@ -170,12 +208,40 @@ impl CacheOptions {
                 }
                 "collect_stats" => o.collect_stats = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
                 "structured_logging" => o.structured_logging = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "distributed_lock" => o.distributed_lock = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "lock_ttl_ms" => o.lock_ttl_ms = v.as_u64().filter(|n| *n >= 10).ok_or_else(|| bad(k, "a whole number of milliseconds >= 10", v))?,
+                "lock_renewal" => o.lock_renewal = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "refresh_ttl_on_get" => o.refresh_ttl_on_get = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "ttl_refresh_threshold" => {
+                    o.ttl_refresh_threshold = v.as_f64().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| bad(k, "a number from 0 to 1", v))?
+                }
+                "pipelined" => o.pipelined = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "early_refresh_beta" => {
+                    o.early_refresh_beta = match v {
+                        Value::Null => None,
+                        _ => Some(v.as_f64().filter(|x| *x > 0.0 && *x <= 100.0).ok_or_else(|| bad(k, "a number in (0, 100] or null", v))?),
+                    }
+                }
+                "stale_while_revalidate" => o.stale_while_revalidate = v.as_u64().ok_or_else(|| bad(k, "a whole number of seconds", v))?,
+                "max_background_refreshes" => {
+                    o.max_background_refreshes = v.as_u64().filter(|n| *n >= 1).ok_or_else(|| bad(k, "a whole number >= 1", v))? as usize
+                }
+                "negative_ttl" => {
+                    o.negative_ttl = match v {
+                        Value::Null => None,
+                        _ => Some(v.as_u64().filter(|n| *n >= 1).ok_or_else(|| bad(k, "a whole number of seconds >= 1, or null", v))?),
+                    }
+                }
+                "l1_sync_ms" => o.l1_sync_ms = v.as_u64().ok_or_else(|| bad(k, "a whole number of milliseconds", v))?,
                 other => {
                     return Err(Error::Config(format!(
                         "unknown cache option \"{other}\"; known options: ttl, format, serializer, \
                          l1_enabled, encryption, master_key, decrypt_only_keys, tenant_id, \
                          l1_plaintext, fail_closed, fill_wait_ms, circuit_breaker, adaptive_timeout, \
-                         backpressure, max_concurrent_requests, collect_stats, structured_logging"
+                         backpressure, max_concurrent_requests, collect_stats, structured_logging, \
+                         distributed_lock, lock_ttl_ms, lock_renewal, refresh_ttl_on_get, ttl_refresh_threshold, \
+                         pipelined, early_refresh_beta, stale_while_revalidate, max_background_refreshes, \
+                         negative_ttl, l1_sync_ms"
                     )))
                 }
             }
@@ -260,12 +326,13 @@ fn parse_backpressure(v: &Value, mut c: BackpressureConfig) -> Result<Backpressu
 }
 
 /// Per-process state of a client: rebuilt after a fork.
-struct ProcessState {
+pub(crate) struct ProcessState {
     /// The I/O runtime: made at once when Redis is configured, lazily
     /// otherwise (only async waits need it then).
     runtime: OnceLock<tokio::runtime::Runtime>,
-    backend: Backend,
-    flights: Flights,
+    pub(crate) backend: Backend,
+    pub(crate) flights: Flights,
+    pub(crate) hub: crate::invalidate::Hub,
     /// Why the backend could not be set up, if it could not.
     backend_error: Option<String>,
 }
@@ -280,7 +347,13 @@ fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 impl ProcessState {
     fn new(cfg: &Config) -> ProcessState {
-        let mut st = ProcessState { runtime: OnceLock::new(), backend: Backend::None, flights: Flights::default(), backend_error: None };
+        let mut st = ProcessState {
+            runtime: OnceLock::new(),
+            backend: Backend::None,
+            flights: Flights::default(),
+            hub: Default::default(),
+            backend_error: None,
+        };
         let Some(url) = cfg.redis_url.clone() else { return st };
         let rt = match new_runtime() {
             Ok(rt) => rt,
@@ -363,7 +436,7 @@ impl Drop for CacheList {
 unsafe impl Send for CacheList {}
 unsafe impl Sync for CacheList {}
 
-struct ClientInner {
+pub(crate) struct ClientInner {
     config: Config,
     state: ForkLocal<ProcessState>,
     caches: CacheList,
@@ -397,6 +470,19 @@ impl Client {
         })
     }
 
+    pub(crate) fn downgrade(&self) -> Weak<ClientInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(weak: &Weak<ClientInner>) -> Option<Client> {
+        weak.upgrade().map(|inner| Client { inner })
+    }
+
+    /// The caches of this client that are still referenced.
+    pub(crate) fn live_caches(&self) -> Vec<Arc<CacheInner>> {
+        self.inner.caches.live()
+    }
+
     /// Settings from the environment, overridden by `explicit_json`.
     pub fn from_env(explicit_json: Option<&str>) -> Result<Client> {
         Client::new(Config::load(explicit_json)?)
@@ -406,14 +492,14 @@ impl Client {
         &self.inner.config
     }
 
-    fn state(&self) -> &ProcessState {
+    pub(crate) fn state(&self) -> &ProcessState {
         self.inner.state.get_or_init(|| ProcessState::new(&self.inner.config))
     }
 
     /// Run a future to completion from a thread that is not a runtime worker
     /// (C, PHP, Go and sync Python callers). A future that needs no I/O (no
     /// backend) completes without touching the runtime.
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
         let state = self.state();
         let Some(rt) = state.runtime.get() else {
             // L1-only: only waiting for another caller's fill needs timers,
@@ -432,11 +518,11 @@ impl Client {
     }
 
     /// Run `f` in the background on the client's runtime.
-    pub fn spawn<F>(&self, f: F)
+    pub fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<()>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.state().runtime().spawn(f);
+        self.state().runtime().spawn(f)
     }
 
     /// A handle for one namespace with its options.
@@ -496,6 +582,10 @@ impl Client {
             stats: NsStats::default(),
             last_warn_ms: AtomicU64::new(0),
             durations,
+            refreshing: std::sync::atomic::AtomicUsize::new(0),
+            fill_micros: AtomicU64::new(0),
+            seen_generation: std::sync::atomic::AtomicI64::new(-1),
+            generation_checked_ms: AtomicU64::new(0),
         });
         self.inner.caches.push(Arc::downgrade(&inner));
         Ok(Cache { inner })
@@ -516,131 +606,60 @@ impl Client {
 }
 
 /// Per-process state of one namespace: rebuilt (empty) after a fork.
-struct NsLocal {
-    l1: Option<L1Namespace>,
-    rel: Reliability,
+pub(crate) struct NsLocal {
+    pub(crate) l1: Option<L1Namespace>,
+    pub(crate) rel: Reliability,
 }
 
-struct CacheInner {
-    client: Client,
-    namespace: String,
+pub(crate) struct CacheInner {
+    pub(crate) client: Client,
+    pub(crate) namespace: String,
     /// Config key prefix and tenant scope, put before the logical key.
-    key_prefix: String,
-    options: CacheOptions,
-    keyring: Option<Keyring>,
-    l1_enabled: bool,
-    ttl: Duration,
-    limits: Limits,
-    local: ForkLocal<NsLocal>,
-    stats: NsStats,
-    last_warn_ms: AtomicU64,
+    pub(crate) key_prefix: String,
+    pub(crate) options: CacheOptions,
+    pub(crate) keyring: Option<Keyring>,
+    pub(crate) l1_enabled: bool,
+    pub(crate) ttl: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) local: ForkLocal<NsLocal>,
+    pub(crate) stats: NsStats,
+    pub(crate) last_warn_ms: AtomicU64,
     /// Latency histogram handles, one per `metrics::OPERATIONS` entry.
-    durations: Vec<Option<prometheus::Histogram>>,
+    pub(crate) durations: Vec<Option<prometheus::Histogram>>,
+    /// Background refreshes running now (bounded by max_background_refreshes).
+    pub(crate) refreshing: std::sync::atomic::AtomicUsize,
+    /// Moving average of how long a fill takes, microseconds (XFetch's delta).
+    pub(crate) fill_micros: AtomicU64,
+    /// The namespace generation this process has applied to its L1 (-1: unknown).
+    pub(crate) seen_generation: std::sync::atomic::AtomicI64,
+    /// When the generation was last checked (observe::now_ms).
+    pub(crate) generation_checked_ms: AtomicU64,
 }
 
 /// One namespace of a client: the object every cached call goes through.
 #[derive(Clone)]
 pub struct Cache {
-    inner: Arc<CacheInner>,
+    pub(crate) inner: Arc<CacheInner>,
 }
 
-/// The result of [`Cache::fill`]: the value, or the duty to compute it.
-pub enum Fill {
-    Hit(Bytes),
-    Lease(Lease),
-}
-
-/// A grant to compute the value of one key. Complete it with the value, or
-/// drop it (or call [`Lease::abort`]) when the computation failed: waiters
-/// are then woken and one of them takes over. Errors are never cached.
-pub struct Lease {
-    cache: Cache,
-    key: String,
-    flight: Option<Arc<Flight>>,
-}
-
-impl Lease {
-    /// The full L2 key this lease is for.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// Put the value in L1 and hand it to the waiters; returns what is left
-    /// to write to L2.
-    fn publish(&mut self, value: &[u8], ttl: Option<Duration>) -> Result<(Vec<u8>, Duration)> {
-        let ttl = ttl.unwrap_or(self.cache.inner.ttl);
-        let outcome = self.cache.prepare_store(&self.key, value, ttl);
-        if let Some(f) = self.flight.take() {
-            let o = match &outcome {
-                Ok((seen, _)) => FlightOutcome::Filled(seen.clone()),
-                Err(_) => FlightOutcome::Abandoned,
-            };
-            self.cache.inner.client.state().flights.finish(&self.key, &f, o);
-        }
-        outcome.map(|(_, stored)| (stored, ttl))
-    }
-
-    /// Store `value` (bytes of the namespace's serializer) with `ttl` (the
-    /// namespace default if `None`), hand it to every waiter, and write it to
-    /// L2 before returning.
-    pub fn complete(mut self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let cache = self.cache.clone();
-        match self.publish(value, ttl) {
-            Ok((stored, ttl)) => cache.inner.client.block_on(cache.write_l2(&self.key, stored, ttl)),
-            Err(e) => {
-                cache.forget_l2(&self.key);
-                Err(e)
-            }
-        }
-    }
-
-    /// As [`Lease::complete`], without waiting for L2: the write happens in
-    /// the background and `done` is called with its result.
-    pub fn complete_in_background(mut self, value: &[u8], ttl: Option<Duration>, done: impl FnOnce(Result<()>) + Send + 'static) {
-        match self.publish(value, ttl) {
-            Err(e) => {
-                self.cache.forget_l2_in_background(&self.key);
-                done(Err(e))
-            }
-            Ok((stored, ttl)) => {
-                let cache = self.cache.clone();
-                let key = std::mem::take(&mut self.key);
-                if cache.has_backend() {
-                    cache.inner.client.clone().spawn(async move { done(cache.write_l2(&key, stored, ttl).await) });
-                } else {
-                    done(Ok(()));
-                }
-            }
-        }
-    }
-
-    /// Give the lease up without a value.
-    pub fn abort(self) {}
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(f) = self.flight.take() {
-            self.cache.inner.client.state().flights.finish(&self.key, &f, FlightOutcome::Abandoned);
-        }
-    }
-}
-
-enum Decoded {
+pub(crate) enum Decoded {
     Value(Vec<u8>),
     Corrupt(CodecError),
     Mismatch(CodecError),
 }
 
 /// Why an L2 operation did not happen or failed.
-enum L2Fail {
+pub(crate) enum L2Fail {
     Skipped(Refusal),
     Failed(L2Error),
 }
 
 impl CacheInner {
-    fn local(&self) -> &NsLocal {
+    pub(crate) fn local(&self) -> &NsLocal {
         self.local.get_or_init(|| {
+            // First use in this process (or after a fork): make sure this
+            // process listens for invalidations and fills of others.
+            self.client.state().hub.ensure_started(&self.client);
             let cfg = self.client.config();
             NsLocal {
                 l1: self.l1_enabled.then(|| L1Namespace::new(cfg.l1_budget_bytes())),
@@ -707,35 +726,17 @@ impl Cache {
         &self.inner.client
     }
 
-    fn l1(&self) -> Option<&L1Namespace> {
+    pub(crate) fn l1(&self) -> Option<&L1Namespace> {
         self.inner.local().l1.as_ref()
     }
 
-    fn has_backend(&self) -> bool {
+    pub(crate) fn has_backend(&self) -> bool {
         !self.inner.client.state().backend.is_none()
     }
 
     /// Whether an L2 is configured (a miss in L1 is then worth an L2 read).
     pub fn has_l2(&self) -> bool {
         self.has_backend()
-    }
-
-    /// A lease at once, without waiting or I/O, when there is no L2 to ask
-    /// and no other caller is filling `key`; `None` otherwise (use
-    /// [`Cache::fill_async`]).
-    pub fn try_lease_now(&self, key: &str) -> Option<Lease> {
-        if self.has_backend() {
-            return None;
-        }
-        let flights = &self.inner.client.state().flights;
-        let owned = flights.join(key).ok()?;
-        if let Some(v) = self.l1_get(key) {
-            // Filled between the caller's L1 check and the join.
-            flights.finish(key, &owned, FlightOutcome::Filled(v));
-            return None;
-        }
-        NsStats::inc(&self.inner.stats.fills);
-        Some(Lease { cache: self.clone(), key: key.to_string(), flight: Some(owned) })
     }
 
     /// The full L2 key of `operation` called with `args` (a MessagePack array).
@@ -783,7 +784,7 @@ impl Cache {
     /// Value bytes as the wrapper gave them -> (the value as readers will
     /// see it, the bytes stored in L2). Interop values are canonicalised, so
     /// an L1 hit returns the same bytes as an L2 hit.
-    fn encode(&self, full_key: &str, value: &[u8]) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
+    pub(crate) fn encode(&self, full_key: &str, value: &[u8]) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
         let i = &self.inner;
         if value.len() > i.limits.max_uncompressed {
             return Err(Error::Encode(format!(
@@ -820,7 +821,7 @@ impl Cache {
     }
 
     /// Bytes from L2 (or ciphertext kept in L1) -> the wrapper's value bytes.
-    fn decode(&self, full_key: &str, stored: &[u8]) -> Decoded {
+    pub(crate) fn decode(&self, full_key: &str, stored: &[u8]) -> Decoded {
         let i = &self.inner;
         let plain_owned;
         let plain: &[u8] = match &i.keyring {
@@ -847,7 +848,7 @@ impl Cache {
     }
 
     /// Whether L1 keeps the L2 bytes (ciphertext) rather than the value.
-    fn l1_keeps_ciphertext(&self) -> bool {
+    pub(crate) fn l1_keeps_ciphertext(&self) -> bool {
         self.inner.keyring.is_some() && !self.inner.options.l1_plaintext
     }
 
@@ -869,18 +870,33 @@ impl Cache {
         }
     }
 
-    fn l1_put(&self, key: &str, value: &Bytes, stored: &[u8], ttl: Option<Duration>) {
+    /// Put in L1 for `remaining` (the entry's remaining lifetime in L2,
+    /// stale-while-revalidate period included).
+    pub(crate) fn l1_put(&self, key: &str, value: &Bytes, stored: &[u8], remaining: Option<Duration>) {
         if let Some(l1) = self.l1() {
-            let expires = ttl.map(|t| Instant::now() + t);
-            if self.l1_keeps_ciphertext() {
-                l1.put(key, stored.into(), expires);
-            } else {
-                l1.put(key, value.clone(), expires);
-            }
+            let now = Instant::now();
+            let expires = remaining.map(|t| now + t);
+            let swr = self.swr();
+            let refresh_at = match (remaining, swr.is_zero()) {
+                (Some(t), false) => Some(now + t.saturating_sub(swr)),
+                _ => None,
+            };
+            let v = if self.l1_keeps_ciphertext() { stored.into() } else { value.clone() };
+            l1.put_with_refresh(key, v, expires, refresh_at);
         }
     }
 
-    fn log(&self, level: Level, event: &str, key: Option<&str>, outcome: &str, duration: Option<Duration>, detail: Option<&str>) {
+    /// The stale-while-revalidate period.
+    pub(crate) fn swr(&self) -> Duration {
+        Duration::from_secs(self.inner.options.stale_while_revalidate)
+    }
+
+    /// How long an entry written now with `ttl` lives in L2.
+    pub(crate) fn l2_ttl(&self, ttl: Duration) -> Duration {
+        ttl + self.swr()
+    }
+
+    pub(crate) fn log(&self, level: Level, event: &str, key: Option<&str>, outcome: &str, duration: Option<Duration>, detail: Option<&str>) {
         if !self.inner.options.structured_logging || !observe::enabled(level) {
             return;
         }
@@ -901,7 +917,7 @@ impl Cache {
     /// One L2 operation through the reliability gate: admission (breaker,
     /// backpressure, permanent-error back-off), the adaptive timeout, latency
     /// and outcome recorded.
-    async fn l2<'a, T, F, Fut>(&'a self, op: usize, kind: OpKind, key: Option<&str>, f: F) -> std::result::Result<T, L2Fail>
+    pub(crate) async fn l2<'a, T, F, Fut>(&'a self, op: usize, kind: OpKind, key: Option<&str>, f: F) -> std::result::Result<T, L2Fail>
     where
         F: FnOnce(&'a Backend) -> Fut,
         Fut: Future<Output = L2Result<T>> + 'a,
@@ -955,7 +971,7 @@ impl Cache {
     }
 
     /// Fail-open: an L2 failure becomes `default`; fail-closed: an error.
-    fn settle<T>(&self, r: std::result::Result<T, L2Fail>, default: T) -> Result<T> {
+    pub(crate) fn settle<T>(&self, r: std::result::Result<T, L2Fail>, default: T) -> Result<T> {
         match r {
             Ok(v) => Ok(v),
             Err(_) if !self.inner.options.fail_closed => Ok(default),
@@ -977,10 +993,16 @@ impl Cache {
 
     /// The L2 part of a read, for async callers (after their own L1 check).
     pub async fn get_l2(&self, key: &str) -> Result<Option<Bytes>> {
+        Ok(self.get_l2_entry(key).await?.map(|(v, _)| v))
+    }
+
+    /// The L2 part of a read with the entry's remaining lifetime.
+    pub(crate) async fn get_l2_entry(&self, key: &str) -> Result<Option<(Bytes, Option<Duration>)>> {
         if !self.has_backend() {
             return Ok(None);
         }
-        let r = self.l2(0, OpKind::Data, Some(key), |b| b.get(key)).await;
+        let pipelined = self.inner.options.pipelined;
+        let r = self.l2(0, OpKind::Data, Some(key), |b| b.get(key, pipelined)).await;
         let Some(f) = self.settle(r, None)? else {
             NsStats::inc(&self.inner.stats.l2_misses);
             return Ok(None);
@@ -989,8 +1011,19 @@ impl Cache {
             Decoded::Value(v) => {
                 NsStats::inc(&self.inner.stats.l2_hits);
                 let v: Bytes = v.into();
-                self.l1_put(key, &v, &f.bytes, f.ttl);
-                Ok(Some(v))
+                let mut remaining = f.ttl;
+                let o = &self.inner.options;
+                if o.refresh_ttl_on_get {
+                    let full = self.l2_ttl(self.inner.ttl);
+                    if remaining.is_some_and(|r| r.as_secs_f64() < o.ttl_refresh_threshold * full.as_secs_f64()) {
+                        if let Ok(true) = self.l2(4, OpKind::Data, Some(key), |b| b.expire(key, full)).await {
+                            NsStats::inc(&self.inner.stats.ttl_refreshes);
+                            remaining = Some(full);
+                        }
+                    }
+                }
+                self.l1_put(key, &v, &f.bytes, remaining);
+                Ok(Some((v, remaining)))
             }
             Decoded::Mismatch(e) => {
                 NsStats::inc(&self.inner.stats.format_mismatches);
@@ -1009,12 +1042,19 @@ impl Cache {
     }
 
     /// Encode, and put in L1. Returns (the value readers get, the bytes for L2).
-    fn prepare_store(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(Bytes, Vec<u8>)> {
+    pub(crate) fn prepare_store(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(Bytes, Vec<u8>)> {
+        let (seen, stored) = self.encode_for_l2(key, value)?;
+        self.l1_put(key, &seen, &stored, Some(self.l2_ttl(ttl)));
+        Ok((seen, stored))
+    }
+
+    /// Encode, counting and logging failures. Returns (the value readers
+    /// get, the bytes for L2).
+    pub(crate) fn encode_for_l2(&self, key: &str, value: &[u8]) -> Result<(Bytes, Vec<u8>)> {
         match self.encode(key, value) {
             Ok((canonical, stored)) => {
                 NsStats::inc(&self.inner.stats.sets);
                 let seen: Bytes = canonical.as_deref().unwrap_or(value).into();
-                self.l1_put(key, &seen, &stored, Some(ttl));
                 Ok((seen, stored))
             }
             Err(e) => {
@@ -1029,10 +1069,12 @@ impl Cache {
         }
     }
 
-    async fn write_l2(&self, key: &str, stored: Vec<u8>, ttl: Duration) -> Result<()> {
+    /// Write to L2 for `ttl` (plus the stale-while-revalidate period).
+    pub(crate) async fn write_l2(&self, key: &str, stored: Vec<u8>, ttl: Duration) -> Result<()> {
         if !self.has_backend() {
             return Ok(());
         }
+        let ttl = self.l2_ttl(ttl);
         let r = self.l2(1, OpKind::Data, Some(key), |b| b.set(key, &stored, ttl)).await;
         self.settle(r, ())
     }
@@ -1051,13 +1093,13 @@ impl Cache {
 
     /// After a value could not be stored, the older entry is stale: remove
     /// it from L2 too (L1 was cleared by `prepare_store`). Best effort.
-    fn forget_l2(&self, key: &str) {
+    pub(crate) fn forget_l2(&self, key: &str) {
         if self.has_backend() {
             let _ = self.inner.client.block_on(self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)));
         }
     }
 
-    fn forget_l2_in_background(&self, key: &str) {
+    pub(crate) fn forget_l2_in_background(&self, key: &str) {
         if self.has_backend() {
             let (c, key) = (self.clone(), key.to_string());
             self.inner.client.spawn(async move {
@@ -1094,26 +1136,6 @@ impl Cache {
         self.set_by_key(&key, value, ttl)
     }
 
-    /// Delete the entry of `operation(args)`; true if L1 or L2 had it.
-    pub fn delete(&self, operation: &str, args: &[u8]) -> Result<bool> {
-        let key = self.key(operation, args)?;
-        self.delete_by_key(&key)
-    }
-
-    pub fn delete_by_key(&self, key: &str) -> Result<bool> {
-        self.inner.client.block_on(self.delete_async(key))
-    }
-
-    pub async fn delete_async(&self, key: &str) -> Result<bool> {
-        NsStats::inc(&self.inner.stats.deletes);
-        let in_l1 = self.l1().is_some_and(|l1| l1.remove(key));
-        if !self.has_backend() {
-            return Ok(in_l1);
-        }
-        let r = self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)).await;
-        Ok(self.settle(r, false)? || in_l1)
-    }
-
     /// Whether `operation(args)` has an entry (L1 or L2). Does not verify it.
     pub fn exists(&self, operation: &str, args: &[u8]) -> Result<bool> {
         let key = self.key(operation, args)?;
@@ -1141,75 +1163,6 @@ impl Cache {
             }
         }
         Ok(self.l1().and_then(|l1| l1.remaining(&key)))
-    }
-
-    /// Delete every entry of this namespace (L1 and L2). Returns the number
-    /// of L2 keys deleted. Uses SCAN: meant for maintenance, not hot paths.
-    pub fn clear(&self) -> Result<u64> {
-        let i = &self.inner;
-        let ns_prefix = format!("{}{}:", i.key_prefix, i.namespace);
-        if let Some(l1) = self.l1() {
-            l1.clear();
-        }
-        if !self.has_backend() {
-            return Ok(0);
-        }
-        // A clear may take many round trips: it gets the maximum timeout.
-        let r = i.client.block_on(self.l2(5, OpKind::Bulk, None, |b| async move {
-            b.delete_prefix(&ns_prefix, is_entry_suffix).await
-        }));
-        self.settle(r, 0)
-    }
-
-    /// The miss path with in-process single-flight: returns the value if it
-    /// is cached or was filled by another caller meanwhile, or a [`Lease`]
-    /// that makes this caller the one who computes. Blocks while another
-    /// caller of this process computes the same key (up to `fill_wait_ms`).
-    pub fn fill(&self, operation: &str, args: &[u8]) -> Result<Fill> {
-        let key = self.key(operation, args)?;
-        if let Some(v) = self.l1_get(&key) {
-            return Ok(Fill::Hit(v));
-        }
-        self.inner.client.block_on(self.fill_async(key))
-    }
-
-    /// As [`Cache::fill`] for async callers; `key` from [`Cache::key`].
-    pub async fn fill_async(&self, key: String) -> Result<Fill> {
-        let wait = Duration::from_millis(self.inner.options.fill_wait_ms);
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(v) = self.l1_get(&key) {
-                return Ok(Fill::Hit(v));
-            }
-            if let Some(v) = self.get_l2(&key).await? {
-                return Ok(Fill::Hit(v));
-            }
-            let flights = &self.inner.client.state().flights;
-            match flights.join(&key) {
-                Ok(owned) => {
-                    // Re-check L1: a flight may have finished between our read and join.
-                    if let Some(v) = self.l1_get(&key) {
-                        flights.finish(&key, &owned, FlightOutcome::Filled(v.clone()));
-                        return Ok(Fill::Hit(v));
-                    }
-                    NsStats::inc(&self.inner.stats.fills);
-                    return Ok(Fill::Lease(Lease { cache: self.clone(), key, flight: Some(owned) }));
-                }
-                Err(other) => {
-                    NsStats::inc(&self.inner.stats.fill_waits);
-                    match other.wait_until_async(deadline).await {
-                        Some(FlightOutcome::Filled(v)) => return Ok(Fill::Hit(v)),
-                        Some(FlightOutcome::Abandoned) => continue,
-                        None => {
-                            NsStats::inc(&self.inner.stats.fill_wait_timeouts);
-                            NsStats::inc(&self.inner.stats.fills);
-                            self.log(Level::Warning, "fill_wait_timeout", Some(&key), "compute", Some(wait), None);
-                            return Ok(Fill::Lease(Lease { cache: self.clone(), key, flight: None }));
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Health of this namespace in the shape of the API reference
@@ -1309,16 +1262,6 @@ impl Cache {
             }
         })
     }
-}
-
-/// Whether `rest` (a Redis key after `{prefix}{namespace}:`) is
-/// `{operation}:{64 hex}` or `{operation}:{64 hex}:e1`: the keys of this
-/// namespace and not of a longer one such as `{namespace}:v1`.
-fn is_entry_suffix(rest: &[u8]) -> bool {
-    let rest = rest.strip_suffix(ENVELOPE_KEY_SUFFIX.as_bytes()).unwrap_or(rest);
-    let Some(colon) = rest.iter().position(|b| *b == b':') else { return false };
-    let (op, hash) = (&rest[..colon], &rest[colon + 1..]);
-    !op.is_empty() && hash.len() == 64 && hash.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 /// Envelope-mode namespace (and operation) check: letters of either case,

@@ -14,7 +14,8 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
-use crate::client::{Cache, CacheOptions, Client, Fill, Lease};
+use crate::client::{Cache, CacheOptions, Client};
+use crate::fill::{Fill, Lease};
 use crate::error::Error;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -413,12 +414,16 @@ pub unsafe extern "C" fn ck_clear(cache: *const ck_cache, out_deleted: *mut u64)
     })
 }
 
-/// The miss path with stampede protection. If the value is cached, or
-/// another caller of this process fills it meanwhile, `*out_value` holds it
-/// and `*out_lease` is NULL. Otherwise `*out_lease` is a lease: compute the
-/// value, then call `ck_lease_complete` (or `ck_lease_abort` if computing
-/// failed, which wakes a waiter to take over). Blocks while another caller
-/// computes the same key, up to the namespace's `fill_wait_ms`.
+/// The miss path with stampede protection. Three outcomes:
+/// - hit: `*out_value` holds the value, `*out_lease` is NULL;
+/// - miss: `*out_value` is empty and `*out_lease` is a lease: compute the
+///   value, then call `ck_lease_complete` (or `ck_lease_abort` if computing
+///   failed: nothing is cached and a waiter takes over);
+/// - refresh (early refresh or stale-while-revalidate is due): both are set:
+///   return the value now and complete the lease in the background.
+///
+/// Blocks while another caller (of this process, or of another through the
+/// Redis lock `{key}:lock`) computes the same key, up to `fill_wait_ms`.
 #[no_mangle]
 pub unsafe extern "C" fn ck_fill_begin(
     cache: *const ck_cache,
@@ -436,6 +441,10 @@ pub unsafe extern "C" fn ck_fill_begin(
             Fill::Hit(v) => {
                 *out_v = to_buf(v.to_vec());
                 *out_l = std::ptr::null_mut();
+            }
+            Fill::Refresh(v, lease) => {
+                *out_v = to_buf(v.to_vec());
+                *out_l = Box::into_raw(Box::new(ck_lease { lease }));
             }
             Fill::Lease(lease) => {
                 *out_v = ck_buf { data: std::ptr::null(), len: 0 };
@@ -650,7 +659,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
         done.user_data = user_data;
         let cache = cache_ref(cache)?;
         let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
-        if let Some(v) = cache.l1_get(&key) {
+        if let Some(Fill::Hit(v)) = cache.l1_fill(&key) {
             *out_v = to_buf(v.to_vec());
             *out_l = std::ptr::null_mut();
             set_pending(out_pending, false);
@@ -668,6 +677,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
             let r = c.fill_async(key).await;
             done.call(r.map(|f| match f {
                 Fill::Hit(v) => (Some(v.to_vec()), true, std::ptr::null_mut()),
+                Fill::Refresh(v, lease) => (Some(v.to_vec()), true, Box::into_raw(Box::new(ck_lease { lease }))),
                 Fill::Lease(lease) => (None, false, Box::into_raw(Box::new(ck_lease { lease }))),
             }));
         });
@@ -838,6 +848,10 @@ pub unsafe extern "C" fn ck_fill_begin_borrowed(
             Fill::Hit(v) => {
                 lend(v, d, l);
                 *out_l = std::ptr::null_mut();
+            }
+            Fill::Refresh(v, lease) => {
+                lend(v, d, l);
+                *out_l = Box::into_raw(Box::new(ck_lease { lease }));
             }
             Fill::Lease(lease) => {
                 *d = std::ptr::null();

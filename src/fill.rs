@@ -1,11 +1,29 @@
-//! In-process single-flight for the miss path: one caller per key computes,
-//! the others wait for its value (DESIGN section 2, step 5).
+//! The miss path (DESIGN section 2, step 5): one caller per key computes,
+//! the others get its value.
+//!
+//! - In the process, a [`Flight`] per key: waiters await its outcome.
+//! - Across processes, a Redis lock `{key}:lock` (`SET NX PX`, random
+//!   token), renewed while the holder computes and released by
+//!   compare-and-delete. The holder's write is fenced: it lands only while
+//!   the token still holds the lock, so a holder that lost its lease cannot
+//!   overwrite a value written after it. Waiters in other processes are
+//!   woken by a `cachekit:filled` message (with a backed-off re-check as a
+//!   fallback), and give up after `fill_wait_ms` to compute themselves.
+//! - Early refresh: probabilistic early expiration (XFetch) and
+//!   stale-while-revalidate hand one caller a refresh lease together with
+//!   the value it returns, bounded per namespace.
+//! - Negative caching: a null result is cached only with `negative_ttl`.
 
+use crate::client::Cache;
+use crate::error::Result;
 use crate::l1::Bytes;
+use crate::observe::{Level, NsStats};
+use crate::reliability::OpKind;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a fill ended.
 #[derive(Clone)]
@@ -51,7 +69,7 @@ pub struct Flights {
 impl Flights {
     /// `Ok(flight)` if the caller now owns the fill of `key`, or
     /// `Err(flight)` of the caller that already does.
-    pub fn join(&self, key: &str) -> Result<Arc<Flight>, Arc<Flight>> {
+    pub fn join(&self, key: &str) -> std::result::Result<Arc<Flight>, Arc<Flight>> {
         let mut map = self.map.lock();
         if let Some(f) = map.get(key) {
             return Err(f.clone());
@@ -82,3 +100,505 @@ impl Flights {
         self.len() == 0
     }
 }
+
+/// The result of [`Cache::fill`].
+pub enum Fill {
+    /// The value: return it.
+    Hit(Bytes),
+    /// The value, still good to return, and a lease to refresh it: return
+    /// the value now and complete the lease in the background.
+    Refresh(Bytes, Lease),
+    /// Nothing cached: compute the value and complete the lease.
+    Lease(Lease),
+}
+
+/// The fill lock of a lease in Redis.
+struct LockHold {
+    cache: Cache,
+    lock_key: String,
+    token: String,
+    lost: Arc<AtomicBool>,
+    renewer: Option<tokio::task::JoinHandle<()>>,
+    /// The lock was consumed by the fenced write (or is known to be gone).
+    settled: bool,
+}
+
+impl LockHold {
+    fn start(cache: &Cache, lock_key: String, token: String) -> LockHold {
+        let lost = Arc::new(AtomicBool::new(false));
+        let ttl = Duration::from_millis(cache.inner.options.lock_ttl_ms);
+        let renewer = cache.inner.options.lock_renewal.then(|| {
+            let (c, k, t, lost) = (cache.clone(), lock_key.clone(), token.clone(), lost.clone());
+            cache.inner.client.spawn(async move {
+                    let mut tick = tokio::time::interval(ttl / 3);
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        match c.l2(7, OpKind::Lock, Some(&k), |b| b.renew(&k, &t, ttl)).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                lost.store(true, Ordering::Release);
+                                return;
+                            }
+                            Err(_) => {} // transient: try again next tick
+                        }
+                    }
+            })
+        });
+        LockHold { cache: cache.clone(), lock_key, token, lost, renewer, settled: false }
+    }
+
+    fn stop_renewing(&mut self) {
+        if let Some(h) = self.renewer.take() {
+            h.abort();
+        }
+    }
+}
+
+impl Drop for LockHold {
+    fn drop(&mut self) {
+        self.stop_renewing();
+        if self.settled {
+            return;
+        }
+        // Abandoned: release the lock and wake other processes' waiters so
+        // that one of them takes over at once.
+        let (c, k, t) = (self.cache.clone(), std::mem::take(&mut self.lock_key), std::mem::take(&mut self.token));
+        let key = k.strip_suffix(":lock").unwrap_or(&k).to_string();
+        self.cache.inner.client.spawn(async move {
+            let _ = c.l2(8, OpKind::Lock, Some(&key), |b| b.unlock(&k, &t)).await;
+            let _ = c.l2(8, OpKind::Lock, None, |b| b.publish(crate::invalidate::FILLED_CHANNEL, key.as_bytes())).await;
+        });
+    }
+}
+
+/// Holds one of the namespace's background-refresh slots.
+struct RefreshSlot(Cache);
+
+impl Drop for RefreshSlot {
+    fn drop(&mut self) {
+        self.0.inner.refreshing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A grant to compute the value of one key. Complete it with the value, or
+/// drop it (or call [`Lease::abort`]) when the computation failed: waiters
+/// are then woken and one of them takes over. Errors are never cached.
+pub struct Lease {
+    cache: Cache,
+    key: String,
+    flight: Option<Arc<Flight>>,
+    lock: Option<LockHold>,
+    started: Instant,
+    refresh: Option<RefreshSlot>,
+}
+
+/// A completed lease's value, ready for L2.
+struct Prepared {
+    cache: Cache,
+    key: String,
+    seen: Bytes,
+    /// `None`: not to be cached (a null result without `negative_ttl`).
+    stored: Option<Vec<u8>>,
+    ttl: Duration,
+    lock: Option<LockHold>,
+    _refresh: Option<RefreshSlot>,
+}
+
+impl Lease {
+    fn new(cache: &Cache, key: String, flight: Option<Arc<Flight>>) -> Lease {
+        Lease { cache: cache.clone(), key, flight, lock: None, started: Instant::now(), refresh: None }
+    }
+
+    /// The full L2 key this lease is for.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether this lease holds the cross-process fill lock.
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    fn finish_flight(&mut self, outcome: FlightOutcome) {
+        if let Some(f) = self.flight.take() {
+            self.cache.inner.client.state().flights.finish(&self.key, &f, outcome);
+        }
+    }
+
+    /// Encode the value and hand it to this process's waiters.
+    fn prepare(mut self, value: &[u8], ttl: Option<Duration>) -> Result<Prepared> {
+        let c = self.cache.clone();
+        let o = &c.inner.options;
+        let is_null = value == [0xc0] && o.serializer == "msgpack";
+        let ttl = match (is_null, o.negative_ttl) {
+            (true, Some(n)) => Duration::from_secs(n),
+            _ => ttl.unwrap_or(c.inner.ttl),
+        };
+        if is_null && o.negative_ttl.is_none() {
+            NsStats::inc(&c.inner.stats.nulls_not_cached);
+            let seen: Bytes = value.into();
+            self.finish_flight(FlightOutcome::Filled(seen.clone()));
+            return Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: None, ttl, lock: self.lock.take(), _refresh: self.refresh.take() });
+        }
+        match c.encode_for_l2(&self.key, value) {
+            Ok((seen, stored)) => {
+                self.finish_flight(FlightOutcome::Filled(seen.clone()));
+                c.note_fill_duration(self.started.elapsed());
+                Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: Some(stored), ttl, lock: self.lock.take(), _refresh: self.refresh.take() })
+            }
+            Err(e) => {
+                self.finish_flight(FlightOutcome::Abandoned);
+                Err(e)
+            }
+        }
+    }
+
+    /// Store `value` (bytes of the namespace's serializer) with `ttl` (the
+    /// namespace default if `None`), hand it to every waiter, and write it to
+    /// L2 before returning.
+    pub fn complete(self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let cache = self.cache.clone();
+        let key = self.key.clone();
+        match self.prepare(value, ttl) {
+            Ok(p) => cache.inner.client.block_on(p.commit()),
+            Err(e) => {
+                cache.forget_l2(&key);
+                Err(e)
+            }
+        }
+    }
+
+    /// As [`Lease::complete`], without waiting for L2: the waiters get the
+    /// value before this returns; L1 and L2 are written in the background
+    /// and `done` is called with the result.
+    pub fn complete_in_background(self, value: &[u8], ttl: Option<Duration>, done: impl FnOnce(Result<()>) + Send + 'static) {
+        let cache = self.cache.clone();
+        let key = self.key.clone();
+        match self.prepare(value, ttl) {
+            Err(e) => {
+                cache.forget_l2_in_background(&key);
+                done(Err(e))
+            }
+            Ok(p) if !cache.has_backend() => {
+                let r = cache.inner.client.block_on(p.commit());
+                done(r)
+            }
+            Ok(p) => {
+                cache.inner.client.clone().spawn(async move { done(p.commit().await) });
+            }
+        }
+    }
+
+    /// Give the lease up without a value.
+    pub fn abort(self) {}
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.finish_flight(FlightOutcome::Abandoned);
+    }
+}
+
+impl Prepared {
+    async fn commit(mut self) -> Result<()> {
+        let c = self.cache.clone();
+        let Some(stored) = self.stored.take() else {
+            return Ok(()); // dropping the lock hold releases it
+        };
+        let l2_ttl = c.l2_ttl(self.ttl);
+        match self.lock.as_mut() {
+            Some(hold) if c.has_backend() => {
+                hold.stop_renewing();
+                if hold.lost.load(Ordering::Acquire) {
+                    hold.settled = true;
+                    return Ok(c.lost_lease(&self.key, "the lock expired or was taken over while computing"));
+                }
+                let (key, lock_key, token) = (&self.key, &hold.lock_key, &hold.token);
+                let r = c.l2(1, OpKind::Data, Some(key), |b| b.fenced_set(key, lock_key, token, &stored, l2_ttl)).await;
+                match r {
+                    Ok(true) => {
+                        hold.settled = true;
+                        c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        let _ = c.l2(1, OpKind::Data, None, |b| b.publish(crate::invalidate::FILLED_CHANNEL, key.as_bytes())).await;
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        hold.settled = true;
+                        Ok(c.lost_lease(key, "the lock was no longer ours at write time; a newer value wins"))
+                    }
+                    Err(e) => {
+                        c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        c.settle(Err(e), ())
+                    }
+                }
+            }
+            _ => {
+                c.l1_put(&self.key, &self.seen, &stored, Some(l2_ttl));
+                c.write_l2(&self.key, stored, self.ttl).await
+            }
+        }
+    }
+}
+
+/// Outcome of waiting for another process's fill.
+enum Remote {
+    Value(Bytes),
+    /// The lock is gone without a value (the holder gave up): try again.
+    Gone,
+    Timeout,
+}
+
+fn token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+impl Cache {
+    /// The miss path with stampede protection: the value if it is cached or
+    /// was filled by another caller (of this process or another) meanwhile,
+    /// or a [`Lease`] that makes this caller the one who computes. Blocks
+    /// while another caller computes the same key (up to `fill_wait_ms`).
+    pub fn fill(&self, operation: &str, args: &[u8]) -> Result<Fill> {
+        let key = self.key(operation, args)?;
+        if let Some(f) = self.l1_fill(&key) {
+            return Ok(f);
+        }
+        self.inner.client.block_on(self.fill_async(key))
+    }
+
+    /// An L1 answer to a fill that needs no I/O: a hit with no early
+    /// refresh due. `None`: ask [`Cache::fill_async`] (a miss, or a refresh
+    /// is due and its lock must be taken).
+    pub fn l1_fill(&self, key: &str) -> Option<Fill> {
+        let o = &self.inner.options;
+        if o.early_refresh_beta.is_none() && o.stale_while_revalidate == 0 {
+            return self.l1_get(key).map(Fill::Hit);
+        }
+        let (value, expires, refresh_at) = self.l1_meta(key)?;
+        (!self.refresh_due(expires, refresh_at)).then_some(Fill::Hit(value))
+    }
+
+    /// L1 value with its expiry and refresh time (decrypted if need be).
+    fn l1_meta(&self, key: &str) -> Option<(Bytes, Option<Instant>, Option<Instant>)> {
+        let (stored, expires, refresh_at) = self.l1()?.get_meta(key)?;
+        let value = if self.l1_keeps_ciphertext() { self.l1_get(key)? } else { stored };
+        Some((value, expires, refresh_at))
+    }
+
+    /// A hit, or a hit with a refresh lease when early refresh is due.
+    async fn hit(&self, key: &str, value: Bytes, expires: Option<Instant>, refresh_at: Option<Instant>) -> Fill {
+        if self.refresh_due(expires, refresh_at) {
+            if let Some(lease) = self.try_refresh_lease(key).await {
+                return Fill::Refresh(value, lease);
+            }
+        }
+        Fill::Hit(value)
+    }
+
+    fn refresh_due(&self, expires: Option<Instant>, refresh_at: Option<Instant>) -> bool {
+        let now = Instant::now();
+        if refresh_at.is_some_and(|r| now >= r) {
+            return true; // stale-while-revalidate: past the fresh TTL
+        }
+        let (Some(beta), Some(exp)) = (self.inner.options.early_refresh_beta, expires) else { return false };
+        // XFetch: refresh when now - delta * beta * ln(U) >= expiry.
+        let delta = self.inner.fill_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        if delta <= 0.0 {
+            return false;
+        }
+        let logical_expiry = exp.checked_sub(self.swr()).unwrap_or(exp);
+        let u: f64 = rand::random::<f64>().max(f64::MIN_POSITIVE);
+        logical_expiry.saturating_duration_since(now).as_secs_f64() <= delta * beta * -u.ln()
+    }
+
+    /// One refresh lease for `key` if a slot is free and no one else
+    /// (in this process or another) is refreshing it.
+    async fn try_refresh_lease(&self, key: &str) -> Option<Lease> {
+        let i = &self.inner;
+        if i.refreshing.fetch_add(1, Ordering::AcqRel) >= i.options.max_background_refreshes {
+            i.refreshing.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let slot = RefreshSlot(self.clone());
+        let flight = i.client.state().flights.join(key).ok()?;
+        let mut lease = Lease::new(self, key.to_string(), Some(flight));
+        lease.refresh = Some(slot);
+        if self.has_backend() && i.options.distributed_lock {
+            let lock_key = format!("{key}:lock");
+            let t = token();
+            let got = self.l2(7, OpKind::Lock, Some(key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await;
+            match got {
+                Ok(true) => lease.lock = Some(LockHold::start(self, lock_key, t)),
+                Ok(false) => return None, // another process refreshes it
+                Err(_) => return None,    // L2 is struggling: no refresh now
+            }
+        }
+        NsStats::inc(&i.stats.early_refreshes);
+        Some(lease)
+    }
+
+    fn lock_ttl(&self) -> Duration {
+        Duration::from_millis(self.inner.options.lock_ttl_ms)
+    }
+
+    /// A lease at once, without waiting or I/O, when there is no L2 to ask
+    /// and no other caller is filling `key`; `None` otherwise (use
+    /// [`Cache::fill_async`]).
+    pub fn try_lease_now(&self, key: &str) -> Option<Lease> {
+        if self.has_backend() {
+            return None;
+        }
+        let flights = &self.inner.client.state().flights;
+        let owned = flights.join(key).ok()?;
+        if let Some(v) = self.l1_get(key) {
+            // Filled between the caller's L1 check and the join.
+            flights.finish(key, &owned, FlightOutcome::Filled(v));
+            return None;
+        }
+        NsStats::inc(&self.inner.stats.fills);
+        Some(Lease::new(self, key.to_string(), Some(owned)))
+    }
+
+    /// As [`Cache::fill`] for async callers; `key` from [`Cache::key`].
+    pub async fn fill_async(&self, key: String) -> Result<Fill> {
+        let wait = Duration::from_millis(self.inner.options.fill_wait_ms);
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some((v, expires, refresh_at)) = self.l1_meta(&key) {
+                return Ok(self.hit(&key, v, expires, refresh_at).await);
+            }
+            if let Some((v, remaining)) = self.get_l2_entry(&key).await? {
+                let now = Instant::now();
+                let expires = remaining.map(|r| now + r);
+                let refresh_at = match (remaining, self.swr().is_zero()) {
+                    (Some(r), false) => Some(now + r.saturating_sub(self.swr())),
+                    _ => None,
+                };
+                return Ok(self.hit(&key, v, expires, refresh_at).await);
+            }
+            let flights = &self.inner.client.state().flights;
+            match flights.join(&key) {
+                Ok(owned) => {
+                    // Re-check L1: a flight may have finished between our read and join.
+                    if let Some(v) = self.l1_get(&key) {
+                        flights.finish(&key, &owned, FlightOutcome::Filled(v.clone()));
+                        return Ok(Fill::Hit(v));
+                    }
+                    return self.lead(key, owned, deadline).await;
+                }
+                Err(other) => {
+                    NsStats::inc(&self.inner.stats.fill_waits);
+                    match other.wait_until_async(deadline).await {
+                        Some(FlightOutcome::Filled(v)) => return Ok(Fill::Hit(v)),
+                        Some(FlightOutcome::Abandoned) => continue,
+                        None => {
+                            NsStats::inc(&self.inner.stats.fill_wait_timeouts);
+                            NsStats::inc(&self.inner.stats.fills);
+                            self.log(Level::Warning, "fill_wait_timeout", Some(&key), "compute", Some(wait), None);
+                            return Ok(Fill::Lease(Lease::new(self, key, None)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// This process fills `key`: take the cross-process lock, or wait for
+    /// the process that holds it.
+    async fn lead(&self, key: String, owned: Arc<Flight>, deadline: Instant) -> Result<Fill> {
+        let i = &self.inner;
+        let mut lease = Lease::new(self, key, Some(owned));
+        if !self.has_backend() || !i.options.distributed_lock {
+            NsStats::inc(&i.stats.fills);
+            return Ok(Fill::Lease(lease));
+        }
+        let lock_key = format!("{}:lock", lease.key);
+        let mut waited = false;
+        loop {
+            let t = token();
+            let got = self.l2(7, OpKind::Lock, Some(&lease.key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await;
+            match got {
+                Ok(true) => {
+                    // The value may have landed between our read and the lock.
+                    if waited {
+                        if let Some(v) = self.get_l2(&lease.key).await? {
+                            let _ = self.l2(8, OpKind::Lock, None, |b| b.unlock(&lock_key, &t)).await;
+                            lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                            return Ok(Fill::Hit(v));
+                        }
+                    }
+                    lease.lock = Some(LockHold::start(self, lock_key, t));
+                    NsStats::inc(&i.stats.fills);
+                    return Ok(Fill::Lease(lease));
+                }
+                Ok(false) => {
+                    if !waited {
+                        NsStats::inc(&i.stats.lease_waits);
+                    }
+                    waited = true;
+                    match self.wait_remote(&lease.key, &lock_key, deadline).await? {
+                        Remote::Value(v) => {
+                            lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                            return Ok(Fill::Hit(v));
+                        }
+                        Remote::Gone => continue,
+                        Remote::Timeout => {
+                            NsStats::inc(&i.stats.lease_timeouts);
+                            NsStats::inc(&i.stats.fills);
+                            self.log(Level::Warning, "lease_wait_timeout", Some(&lease.key), "compute", None, Some("another process held the fill lock past fill_wait_ms; computing without it"));
+                            return Ok(Fill::Lease(lease));
+                        }
+                    }
+                }
+                // L2 is failing: compute without the lock (fail-open).
+                Err(_) => {
+                    NsStats::inc(&i.stats.fills);
+                    return Ok(Fill::Lease(lease));
+                }
+            }
+        }
+    }
+
+    /// Wait for another process's fill of `key`: woken by its
+    /// `cachekit:filled` message, re-checking with backoff in case the
+    /// message is lost. Never a tight loop.
+    async fn wait_remote(&self, key: &str, lock_key: &str, deadline: Instant) -> Result<Remote> {
+        let notify = self.inner.client.state().hub.interest(key);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = self.get_l2(key).await? {
+                return Ok(Remote::Value(v));
+            }
+            match self.l2(3, OpKind::Lock, Some(key), |b| b.exists(lock_key)).await {
+                Ok(false) => return Ok(Remote::Gone),
+                Ok(true) => {}
+                Err(_) => return Ok(Remote::Timeout),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Remote::Timeout);
+            }
+            let nap = backoff.min(deadline - now);
+            let _ = tokio::time::timeout(nap, notified).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// Count and log a refused late write.
+    fn lost_lease(&self, key: &str, why: &str) {
+        NsStats::inc(&self.inner.stats.lost_leases);
+        self.log(Level::Warning, "lease_lost", Some(key), "not_written", None, Some(why));
+    }
+
+    /// Moving average of fill durations (XFetch's delta).
+    fn note_fill_duration(&self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128) as u64;
+        let old = self.inner.fill_micros.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
+        self.inner.fill_micros.store(new.max(1), Ordering::Relaxed);
+    }
+}
+

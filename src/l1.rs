@@ -25,6 +25,8 @@ pub type Bytes = Arc<[u8]>;
 struct Entry {
     value: Bytes,
     expires: Option<Instant>,
+    /// When a caller should start refreshing the entry (stale-while-revalidate).
+    refresh_at: Option<Instant>,
     visited: AtomicBool,
     id: u64,
     size: usize,
@@ -113,6 +115,18 @@ impl L1Namespace {
         None
     }
 
+    /// The value of `key` with its expiry and refresh time, for the
+    /// early-refresh policies (the plain [`L1Namespace::get`] is the hot path).
+    pub fn get_meta(&self, key: &str) -> Option<(Bytes, Option<Instant>, Option<Instant>)> {
+        let v = self.get(key)?;
+        let shard = self.shard(key).read();
+        let e = shard.map.get(key)?;
+        if !Arc::ptr_eq(&e.value, &v) {
+            return Some((v, None, None));
+        }
+        Some((v, e.expires, e.refresh_at))
+    }
+
     /// Remaining lifetime of `key`, if present and not expired.
     /// `Some(None)` means present without expiry.
     pub fn remaining(&self, key: &str) -> Option<Option<std::time::Duration>> {
@@ -130,6 +144,12 @@ impl L1Namespace {
     /// is too large for this L1 (it is then not stored, and any older value
     /// under the key is removed so that L1 never serves a stale one).
     pub fn put(&self, key: &str, value: Bytes, expires: Option<Instant>) -> bool {
+        self.put_with_refresh(key, value, expires, None)
+    }
+
+    /// As [`L1Namespace::put`], with the time from which callers should
+    /// refresh the entry while it is still served.
+    pub fn put_with_refresh(&self, key: &str, value: Bytes, expires: Option<Instant>, refresh_at: Option<Instant>) -> bool {
         let size = key.len() + value.len() + ENTRY_OVERHEAD;
         let lock = self.shard(key);
         if size > self.max_entry || size > self.shard_budget {
@@ -143,7 +163,7 @@ impl L1Namespace {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut shard = lock.write();
         let boxed: Box<str> = key.into();
-        let entry = Entry { value, expires, visited: AtomicBool::new(false), id, size };
+        let entry = Entry { value, expires, refresh_at, visited: AtomicBool::new(false), id, size };
         if let Some(old) = shard.map.insert(boxed.clone(), entry) {
             shard.bytes -= old.size;
         }

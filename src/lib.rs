@@ -14,12 +14,14 @@ pub mod error;
 pub mod ffi;
 pub mod fill;
 pub mod fork;
+pub mod invalidate;
 pub mod key;
 pub mod l1;
 pub mod metrics;
 pub mod observe;
 pub mod reliability;
 
-pub use client::{Cache, CacheOptions, Client, Fill, Format, Lease};
+pub use client::{Cache, CacheOptions, Client, Format};
+pub use fill::{Fill, Lease};
 pub use config::Config;
 pub use error::{Error, Result};

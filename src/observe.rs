@@ -39,6 +39,24 @@ pub struct NsStats {
     pub fill_waits: AtomicU64,
     /// Waiters that gave up waiting and computed themselves.
     pub fill_wait_timeouts: AtomicU64,
+    /// Callers that waited for another process's fill (its lock was taken).
+    pub lease_waits: AtomicU64,
+    /// Of those, the ones that gave up waiting and computed themselves.
+    pub lease_timeouts: AtomicU64,
+    /// Fills whose lock expired or was taken over before they completed:
+    /// their late write was refused (fencing).
+    pub lost_leases: AtomicU64,
+    /// Refreshes granted before expiry (XFetch) or while stale (SWR).
+    pub early_refreshes: AtomicU64,
+    /// TTLs reset on a hit (`refresh_ttl_on_get`).
+    pub ttl_refreshes: AtomicU64,
+    /// Null results not cached (no `negative_ttl`).
+    pub nulls_not_cached: AtomicU64,
+    /// Invalidation messages published and applied.
+    pub invalidations_sent: AtomicU64,
+    pub invalidations_received: AtomicU64,
+    /// Whole-namespace L1 clears after a missed message or a lost subscription.
+    pub l1_resyncs: AtomicU64,
 }
 
 impl NsStats {
@@ -66,6 +84,15 @@ impl NsStats {
             "fills": g(&self.fills),
             "fill_waits": g(&self.fill_waits),
             "fill_wait_timeouts": g(&self.fill_wait_timeouts),
+            "lease_waits": g(&self.lease_waits),
+            "lease_timeouts": g(&self.lease_timeouts),
+            "lost_leases": g(&self.lost_leases),
+            "early_refreshes": g(&self.early_refreshes),
+            "ttl_refreshes": g(&self.ttl_refreshes),
+            "nulls_not_cached": g(&self.nulls_not_cached),
+            "invalidations_sent": g(&self.invalidations_sent),
+            "invalidations_received": g(&self.invalidations_received),
+            "l1_resyncs": g(&self.l1_resyncs),
         })
     }
 }

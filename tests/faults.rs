@@ -49,7 +49,7 @@ fn truth(i: i64) -> i64 {
 /// One cached call: hit, or compute and fill. Returns the value seen.
 fn call(c: &Cache, i: i64) -> Result<i64, cachekit::Error> {
     match c.fill("f", &args(i))? {
-        Fill::Hit(v) => Ok(rmp::decode::read_int(&mut &v[..]).unwrap()),
+        Fill::Hit(v) | Fill::Refresh(v, _) => Ok(rmp::decode::read_int(&mut &v[..]).unwrap()),
         Fill::Lease(lease) => {
             lease.complete(&int(truth(i)), None)?;
             Ok(truth(i))

@@ -31,7 +31,7 @@ fn main() -> Result<(), cachekit::Error> {
     for attempt in 1..=2 {
         let start = Instant::now();
         let (value, outcome) = match cache.fill("slow_square", &args)? {
-            Fill::Hit(bytes) => (rmp::decode::read_int::<i64, _>(&mut &bytes[..]).unwrap(), "hit"),
+            Fill::Hit(bytes) | Fill::Refresh(bytes, _) => (rmp::decode::read_int::<i64, _>(&mut &bytes[..]).unwrap(), "hit"),
             Fill::Lease(lease) => {
                 let v = slow_square(12);
                 let mut enc = Vec::new();

@@ -63,11 +63,13 @@ impl Backend {
         }
     }
 
-    /// Read a value and, in the same round trip, its remaining TTL.
-    pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
+    /// Read a value and its remaining TTL: in one round trip when
+    /// `pipelined`, else in two.
+    pub async fn get(&self, key: &str, pipelined: bool) -> L2Result<Option<Fetched>> {
         match self {
             Backend::None => Ok(None),
-            Backend::Redis(r) => r.get(key).await,
+            Backend::Redis(r) if pipelined => r.get(key).await,
+            Backend::Redis(r) => r.get_unpipelined(key).await,
         }
     }
 
@@ -107,6 +109,67 @@ impl Backend {
         match self {
             Backend::None => Ok(0),
             Backend::Redis(r) => r.delete_prefix(prefix, rest_ok).await,
+        }
+    }
+
+    /// Take the fill lock `lock_key` with `token` for `ttl`.
+    pub async fn lock(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(true),
+            Backend::Redis(r) => r.lock(lock_key, token, ttl).await,
+        }
+    }
+
+    /// Extend the lock while `token` still holds it.
+    pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(true),
+            Backend::Redis(r) => r.renew(lock_key, token, ttl).await,
+        }
+    }
+
+    /// Release the lock if `token` still holds it.
+    pub async fn unlock(&self, lock_key: &str, token: &str) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(true),
+            Backend::Redis(r) => r.unlock(lock_key, token).await,
+        }
+    }
+
+    /// Write `value` only while `token` holds `lock_key`, then release it.
+    pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(true),
+            Backend::Redis(r) => r.fenced_set(key, lock_key, token, value, ttl).await,
+        }
+    }
+
+    /// Reset the TTL of an existing key.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> L2Result<bool> {
+        match self {
+            Backend::None => Ok(false),
+            Backend::Redis(r) => r.expire(key, ttl).await,
+        }
+    }
+
+    pub async fn publish(&self, channel: &str, message: &[u8]) -> L2Result<()> {
+        match self {
+            Backend::None => Ok(()),
+            Backend::Redis(r) => r.publish(channel, message).await,
+        }
+    }
+
+    pub async fn incr(&self, key: &str) -> L2Result<i64> {
+        match self {
+            Backend::None => Ok(0),
+            Backend::Redis(r) => r.incr(key).await,
+        }
+    }
+
+    pub async fn mget_i64(&self, keys: &[String]) -> L2Result<Vec<Option<i64>>> {
+        match self {
+            Backend::None => Ok(vec![None; keys.len()]),
+            Backend::Redis(r) => r.mget_i64(keys).await,
         }
     }
 

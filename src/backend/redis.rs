@@ -9,7 +9,17 @@ use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Renew a lock only while we still hold it.
+const RENEW: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// Release a lock only if we still hold it (compare-and-delete).
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+/// Fenced write: store the value only while holding the fill lock, then
+/// release it. A holder whose lease expired (and maybe was taken over)
+/// cannot overwrite what was written after it.
+const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); return 1 else return 0 end";
+
 pub struct RedisBackend {
+    client: redis::Client,
     conns: Vec<ConnectionManager>,
     /// Whether each connection's last command reached the server.
     up: Vec<std::sync::atomic::AtomicBool>,
@@ -41,6 +51,7 @@ impl RedisBackend {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
         Ok(RedisBackend {
+            client,
             up: conns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
             conns,
             next: AtomicUsize::new(0),
@@ -92,11 +103,91 @@ impl RedisBackend {
         self.note(i, r)
     }
 
+    async fn script<T: redis::FromRedisValue>(&self, src: &str, keys: &[&str], args: &[&[u8]]) -> L2Result<T> {
+        let script = redis::Script::new(src);
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(*k);
+        }
+        for a in args {
+            inv.arg(*a);
+        }
+        let (i, mut c) = self.conn();
+        let r = tokio::time::timeout(self.timeout, inv.invoke_async::<T>(&mut c)).await;
+        self.note(i, r)
+    }
+
+    /// `SET lock token NX PX ms`: true if taken.
+    pub async fn lock(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(lock_key).arg(token).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64);
+        let v: Option<String> = self.run(&cmd).await?;
+        Ok(v.is_some())
+    }
+
+    pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
+        let ms = ttl.as_millis().max(1).to_string();
+        let n: i64 = self.script(RENEW, &[lock_key], &[token.as_bytes(), ms.as_bytes()]).await?;
+        Ok(n == 1)
+    }
+
+    pub async fn unlock(&self, lock_key: &str, token: &str) -> L2Result<bool> {
+        let n: i64 = self.script(RELEASE, &[lock_key], &[token.as_bytes()]).await?;
+        Ok(n == 1)
+    }
+
+    pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
+        let ms = ttl.as_millis().max(1).to_string();
+        let n: i64 = self.script(FENCED_SET, &[key, lock_key], &[token.as_bytes(), value, ms.as_bytes()]).await?;
+        Ok(n == 1)
+    }
+
+    pub async fn exists_raw(&self, key: &str) -> L2Result<bool> {
+        self.exists(key).await
+    }
+
+    pub async fn expire(&self, key: &str, ttl: Duration) -> L2Result<bool> {
+        let n: i64 = self.run(redis::cmd("PEXPIRE").arg(key).arg(ttl.as_millis().max(1) as u64)).await?;
+        Ok(n == 1)
+    }
+
+    pub async fn publish(&self, channel: &str, message: &[u8]) -> L2Result<()> {
+        let _: i64 = self.run(redis::cmd("PUBLISH").arg(channel).arg(message)).await?;
+        Ok(())
+    }
+
+    pub async fn incr(&self, key: &str) -> L2Result<i64> {
+        self.run(redis::cmd("INCR").arg(key)).await
+    }
+
+    pub async fn mget_i64(&self, keys: &[String]) -> L2Result<Vec<Option<i64>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(redis::cmd("MGET").arg(keys)).await
+    }
+
+    /// A dedicated connection for SUBSCRIBE (pub/sub cannot share the
+    /// multiplexed data connections).
+    pub async fn pubsub(&self) -> L2Result<redis::aio::PubSub> {
+        match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), self.client.get_async_pubsub()).await {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(timeout_error(self.timeout)),
+        }
+    }
+
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
         let (v, pttl): (Option<Vec<u8>>, i64) = self.run_pipe(&pipe).await?;
         Ok(v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
+    }
+
+    pub async fn get_unpipelined(&self, key: &str) -> L2Result<Option<Fetched>> {
+        let v: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
+        let Some(bytes) = v else { return Ok(None) };
+        let pttl: i64 = self.run(redis::cmd("PTTL").arg(key)).await?;
+        Ok(Some(Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
     }
 
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> L2Result<()> {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Lint, type-check and test the Python binding against a real Redis.
+# Needs CACHEKIT_TEST_REDIS_URL (tests that need Redis fail without it) and a
+# built core: CACHEKIT_LIBRARY, else ${CARGO_TARGET_DIR:-target}/debug/libcachekit.so
+# (built here with `cargo build` if missing: incremental, no release build).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+venv="$repo/build/venv-python"
+req="$here/requirements-dev.txt"
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  echo "$want" >"$stamp"
+fi
+
+if [ -z "${CACHEKIT_LIBRARY:-}" ]; then
+  target="${CARGO_TARGET_DIR:-$repo/target}"
+  case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+  export CACHEKIT_LIBRARY="$target/debug/libcachekit.so"
+  if [ ! -f "$CACHEKIT_LIBRARY" ]; then
+    (cd "$repo" && cargo build --lib)
+  fi
+fi
+export PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}"
+
+cd "$here"
+echo "== python: ruff"
+"$venv/bin/ruff" check src tests
+"$venv/bin/ruff" format --check src tests
+echo "== python: basedpyright"
+"$venv/bin/basedpyright" --pythonpath "$venv/bin/python" src
+echo "== python: pytest"
+"$venv/bin/python" -m pytest -q tests "$@"

@@ -1,0 +1,98 @@
+"""Encoding of a call's arguments for the core's key derivation.
+
+The arguments are bound to the signature (keyword arguments to their
+positions, defaults applied; ``self``/``cls`` left out) and encoded as one
+MessagePack array with the ``msgpack`` package. The core canonicalises the
+array and hashes it, so a Python call and a PHP, Node or Go call with the
+same namespace, operation and argument values share the entry.
+
+Types MessagePack has no type for are sent as the ext types the core knows:
+a timezone-aware datetime as the standard timestamp (ext -1), set/frozenset
+as ext 1 (payload: MessagePack array of the elements), UUID as ext 2 (16 raw
+bytes). A ``date`` is sent as its ISO string ``"YYYY-MM-DD"`` and a ``time``
+as its ISO string (documented choice: no ext type exists for them). Naive
+datetimes are refused (their instant is ambiguous), as are types with no
+MessagePack form.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+_EMPTY = inspect.Parameter.empty
+_packb: Callable[..., bytes] = msgpack.packb  # pyright: ignore[reportAssignmentType]
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, _dt.datetime):
+        if obj.tzinfo is None or obj.tzinfo.utcoffset(obj) is None:
+            raise TypeError(
+                f"cachekit: naive datetime {obj!r} cannot be part of a cache key; "
+                + "give it a timezone (e.g. tzinfo=datetime.timezone.utc)"
+            )
+        return msgpack.Timestamp.from_datetime(obj)
+    if isinstance(obj, _dt.date):
+        return obj.isoformat()
+    if isinstance(obj, _dt.time):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset)):
+        return msgpack.ExtType(1, pack_args(list(obj)))  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(obj, uuid.UUID):
+        return msgpack.ExtType(2, obj.bytes)
+    raise TypeError(
+        f"cachekit: an argument of type {type(obj).__module__}.{type(obj).__qualname__} cannot be part of a "
+        + "cache key (supported: None, bool, int, float, str, bytes, list, tuple, dict with str keys, "
+        + "aware datetime, date, time, set, frozenset, UUID); pass key=... to build the key yourself"
+    )
+
+
+def pack_args(values: list[Any]) -> bytes:
+    """The MessagePack array of argument values."""
+    try:
+        return _packb(values, default=_default, use_bin_type=True, datetime=False)
+    except OverflowError as e:
+        raise TypeError(f"cachekit: integer argument outside the 64-bit range: {e}") from e
+
+
+class ArgBinder:
+    """Binds ``(args, kwargs)`` of one function to the list of values that
+    form its key, with a fast path for plain positional calls."""
+
+    def __init__(self, func: Callable[..., Any], skip_first: bool) -> None:
+        self.sig: inspect.Signature = inspect.signature(func)
+        params = list(self.sig.parameters.values())
+        self.skip: int = 1 if skip_first and params else 0
+        plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+        self.fast: bool = plain
+        self.npos: int = len(params)
+        self.defaults: list[Any] = [p.default for p in params]
+        self.first_default: int = next((i for i, p in enumerate(params) if p.default is not _EMPTY), len(params))
+
+    def values(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        if self.fast and not kwargs:
+            n = len(args)
+            if n == self.npos:
+                return list(args[self.skip :]) if self.skip else list(args)
+            if self.first_default <= n < self.npos:
+                out = list(args)
+                out.extend(self.defaults[n:])
+                return out[self.skip :] if self.skip else out
+        bound = self.sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out: list[Any] = []
+        for name, value in bound.arguments.items():
+            kind = self.sig.parameters[name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                out.extend(value)
+            else:
+                out.append(value)
+        return out[self.skip :] if self.skip else out
+
+    def encode(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        return pack_args(self.values(args, kwargs))

@@ -1,0 +1,758 @@
+"""The ``@cache`` decorator.
+
+Each decorated function gets one core namespace handle (``ck_cache``). A call
+encodes its bound arguments once and makes one foreign call
+(``ck_fill_begin_borrowed``): a hit is decoded and returned; a miss gives a
+lease, the function runs, and the encoded result completes the lease. Retries,
+locks, TTLs, L1, single-flight and fail-open are the core's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import functools
+import inspect
+import itertools
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, overload
+
+from cachekit import _core, _ffi
+from cachekit._ffi import CK_OK, CkBuf, lib
+from cachekit._keys import ArgBinder, pack_args
+from cachekit.config import CachekitConfig
+from cachekit.config.nested import (
+    BackpressureConfig,
+    CircuitBreakerConfig,
+    L1CacheConfig,
+    MonitoringConfig,
+    TimeoutConfig,
+)
+from cachekit.errors import ConfigurationError
+from cachekit.serializers import EncryptionWrapper, SerializerProtocol, get_serializer
+
+log = logging.getLogger("cachekit")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()
+
+
+class CacheInfo(NamedTuple):
+    """Counters of one decorated function (from the core's health report)."""
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+    l1_hits: int
+    l2_hits: int
+    l2_errors: int
+
+
+# ------------------------------------------------------------------ profiles
+
+# Core options of each profile (README: "Presets"). Manual parameters win.
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {
+        "circuit_breaker": True,
+        "adaptive_timeout": True,
+        "backpressure": True,
+        "collect_stats": True,
+        "enable_structured_logging": True,
+        "enable_tracing": True,
+    },
+    "minimal": {
+        "circuit_breaker": True,
+        "adaptive_timeout": False,
+        "backpressure": False,
+        "collect_stats": False,
+        "enable_structured_logging": True,  # warnings (Redis down, mismatches) stay visible
+        "enable_tracing": False,
+    },
+    "production": {
+        "circuit_breaker": True,
+        "adaptive_timeout": True,
+        "backpressure": True,
+        "collect_stats": True,
+        "enable_structured_logging": True,
+        "enable_tracing": True,
+    },
+    "secure": {
+        "circuit_breaker": True,
+        "adaptive_timeout": True,
+        "backpressure": True,
+        "collect_stats": True,
+        "enable_structured_logging": True,
+        "enable_tracing": True,
+        "encryption": True,
+    },
+    "dev": {
+        "circuit_breaker": False,
+        "adaptive_timeout": False,
+        "backpressure": False,
+        "collect_stats": True,
+        "enable_structured_logging": True,
+        "enable_tracing": False,
+        "verbose_logging": True,
+    },
+    "test": {
+        "circuit_breaker": False,
+        "adaptive_timeout": False,
+        "backpressure": False,
+        "collect_stats": False,
+        "enable_structured_logging": False,
+        "enable_tracing": False,
+    },
+}
+PROFILES["fast"] = PROFILES["minimal"]
+
+_SECURE_WORDS = (
+    "user", "auth", "password", "passwd", "token", "secret", "credential", "payment", "credit",
+    "card", "ssn", "medical", "patient", "health_record", "financial", "bank", "account",
+    "session", "pii", "private", "salary", "tax",
+)  # fmt: skip
+_FAST_WORDS = ("get", "calc", "compute", "fetch", "lookup", "find", "load", "read", "count", "sum")
+_warned_secure = [False]
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
+
+
+def detect_profile(func_name: str, master_key_available: bool) -> str:
+    """The profile ``@cache`` picks from a function's name.
+
+    Security-sensitive words (user, auth, payment, ...) give ``secure`` when
+    a master key is configured; without one a single warning recommends
+    ``@cache.secure`` and the default profile is used. High-frequency words
+    (get, calc, compute, ...) give ``fast`` (the minimal options); the rest
+    ``default``.
+    """
+    words = _words(func_name)
+    joined = "_".join(words)
+    if any(w in words or (len(w) > 4 and w in joined) for w in _SECURE_WORDS):
+        if master_key_available:
+            return "secure"
+        if not _warned_secure[0]:
+            _warned_secure[0] = True
+            log.warning(
+                "cachekit: %s looks security-sensitive but no master key is configured; caching it "
+                + "unencrypted. Use @cache.secure(master_key=...) or set CACHEKIT_MASTER_KEY.",
+                func_name,
+            )
+        return "default"
+    if words and words[0] in _FAST_WORDS:
+        return "fast"
+    return "default"
+
+
+# ------------------------------------------------------------------ naming
+
+_OP_BAD = re.compile(r"[^A-Za-z0-9._-]")
+_NS_BAD = re.compile(r"[^A-Za-z0-9._:-]")
+_STRICT_BAD = re.compile(r"[^a-z0-9._-]")
+
+
+def _fold(s: str, strict: bool, colon: bool) -> str:
+    if strict:
+        s = _STRICT_BAD.sub("_", s.lower())
+        s = re.sub(r"\.\.+", ".", s).lstrip("._-") or "default"
+        return s[:64]
+    s = (_NS_BAD if colon else _OP_BAD).sub("_", s).lstrip(":") or "default"
+    return s[:128]
+
+
+def default_namespace(func: Callable[..., Any], strict: bool = False) -> str:
+    return _fold(getattr(func, "__module__", None) or "default", strict, colon=True)
+
+
+def default_operation(func: Callable[..., Any], strict: bool = False) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", "function")
+    return _fold(name.replace("<locals>.", "").replace("<lambda>", "lambda"), strict, colon=False)
+
+
+# ------------------------------------------------------------------ async plumbing
+
+_async_lock = threading.Lock()
+_async_waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+_async_early: dict[int, tuple[int, bytes, bool, int]] = {}
+_tokens = itertools.count(1)
+
+
+def _resolve(fut: asyncio.Future[Any], result: tuple[int, bytes, bool, int]) -> None:
+    if fut.cancelled():
+        if result[3]:
+            lib.ck_lease_abort(result[3])
+        return
+    fut.set_result(result)
+
+
+def _on_complete(user: int | None, status: int, value: CkBuf, found: bool, lease: int | None) -> None:
+    """Called once per pending async call, from a core thread."""
+    try:
+        token = int(user or 0)
+        data = _ffi.take_buf(value)
+        result = (int(status), data, bool(found), int(lease or 0))
+        with _async_lock:
+            entry = _async_waiting.pop(token, None)
+            if entry is None:
+                _async_early[token] = result
+                return
+        loop, fut = entry
+        try:
+            loop.call_soon_threadsafe(_resolve, fut, result)
+        except RuntimeError:  # the loop is closed: nobody will compute
+            if result[3]:
+                lib.ck_lease_abort(result[3])
+    except Exception:
+        pass
+
+
+_completion_cb = _ffi.COMPLETION(_on_complete)  # kept referenced for the process's life
+_NULL_COMPLETION = _ffi.COMPLETION()  # a NULL callback
+
+
+async def _wait_pending(token: int) -> tuple[int, bytes, bool, int]:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[tuple[int, bytes, bool, int]] = loop.create_future()
+    with _async_lock:
+        early = _async_early.pop(token, None)
+        if early is None:
+            _async_waiting[token] = (loop, fut)
+    if early is not None:
+        return early
+    return await fut
+
+
+# ------------------------------------------------------------------ tracing
+
+
+def _tracer() -> Any:
+    try:
+        from opentelemetry import trace  # pyright: ignore[reportMissingImports]
+    except ImportError:
+        return None
+    return trace.get_tracer("cachekit")  # pyright: ignore[reportUnknownMemberType]
+
+
+class _Out:
+    """Per-thread out-parameters of the borrowed fill call (no allocation per call)."""
+
+    __slots__ = ("data", "lease", "n", "rd", "rl", "rn")
+
+    def __init__(self) -> None:
+        self.data: ctypes.c_void_p = ctypes.c_void_p()
+        self.n: ctypes.c_size_t = ctypes.c_size_t()
+        self.lease: ctypes.c_void_p = ctypes.c_void_p()
+        self.rd: Any = ctypes.byref(self.data)
+        self.rn: Any = ctypes.byref(self.n)
+        self.rl: Any = ctypes.byref(self.lease)
+
+
+# ------------------------------------------------------------------ the decorator
+
+
+def _master_key_configured(config: CachekitConfig | None) -> bool:
+    if config is not None and config.master_key:
+        return True
+    return bool(os.environ.get("CACHEKIT_MASTER_KEY"))
+
+
+def _bool_or(cfg: Any, default: bool) -> Any:
+    if cfg is None:
+        return default
+    if isinstance(cfg, bool):
+        return cfg
+    return cfg.to_core()
+
+
+class _Settings:
+    """Everything a decorated function was configured with, resolved."""
+
+    def __init__(self, func: Callable[..., Any], preset: str | None, kw: dict[str, Any]) -> None:
+        def given(name: str) -> bool:
+            return kw.get(name, UNSET) is not UNSET
+
+        config: CachekitConfig | None = kw.get("config") if given("config") else None
+        name = getattr(func, "__name__", "function")
+        profile = preset or detect_profile(name, _master_key_configured(config))
+        if kw.get("fast_mode") is True and not preset:
+            profile = "minimal"
+        p = dict(PROFILES[profile])
+        self.profile: str = profile
+
+        mon: MonitoringConfig | None = kw.get("monitoring") if given("monitoring") else None
+        if mon is not None:
+            p["collect_stats"] = mon.collect_stats
+            p["enable_tracing"] = mon.enable_tracing
+            p["enable_structured_logging"] = mon.enable_structured_logging
+        for k in ("collect_stats", "enable_tracing", "enable_structured_logging"):
+            if given(k):
+                p[k] = bool(kw[k])
+
+        interop = kw.get("interop") if given("interop") else None
+        self.interop: bool = interop is not None
+        opts: dict[str, Any] = {}
+        if given("ttl") and kw["ttl"] is not None:
+            ttl = kw["ttl"]
+            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+                raise ConfigurationError(f"ttl must be a positive number of seconds, got {ttl!r}")
+            opts["ttl"] = max(1, int(ttl))
+        if self.interop:
+            opts["format"] = "interop"
+
+        # reliability
+        cb_param: Any = kw.get("circuit_breaker") if given("circuit_breaker") else None
+        cb_cfg: Any = kw.get("circuit_breaker_config") if given("circuit_breaker_config") else None
+        if cb_param is False:
+            opts["circuit_breaker"] = False
+        elif isinstance(cb_param, CircuitBreakerConfig):
+            opts["circuit_breaker"] = cb_param.to_core()
+        elif cb_cfg is not None:
+            opts["circuit_breaker"] = cb_cfg.to_core()
+        else:
+            opts["circuit_breaker"] = True if cb_param is True else p["circuit_breaker"]
+        at: Any = kw.get("adaptive_timeout") if given("adaptive_timeout") else None
+        if at is None and given("timeout"):
+            at = kw["timeout"]
+        opts["adaptive_timeout"] = _bool_or(at, p["adaptive_timeout"])
+        bp: Any = kw.get("backpressure") if given("backpressure") else None
+        opts["backpressure"] = _bool_or(bp, p["backpressure"])
+        if given("max_concurrent_requests") and kw["max_concurrent_requests"] is not None:
+            opts["max_concurrent_requests"] = int(kw["max_concurrent_requests"])
+        opts["collect_stats"] = bool(p["collect_stats"])
+        opts["structured_logging"] = bool(p["enable_structured_logging"])
+        self.verbose: bool = bool(p.get("verbose_logging"))
+        self.tracing: bool = bool(p["enable_tracing"])
+
+        # L1
+        l1: L1CacheConfig | None = kw.get("l1") if given("l1") else None
+        if l1 is not None:
+            opts["l1_enabled"] = l1.enabled
+            if l1.plaintext:
+                opts["l1_plaintext"] = True
+        if given("l1_enabled") and kw["l1_enabled"] is not None:
+            opts["l1_enabled"] = bool(kw["l1_enabled"])
+        if given("l1_plaintext"):
+            opts["l1_plaintext"] = bool(kw["l1_plaintext"])
+        if given("fail_closed"):
+            opts["fail_closed"] = bool(kw["fail_closed"])
+
+        # serializer and encryption
+        ser_spec = kw.get("serializer") if given("serializer") else None
+        serializer: SerializerProtocol = get_serializer(ser_spec)
+        encryption = bool(p.get("encryption"))
+        if isinstance(serializer, EncryptionWrapper):
+            opts.update(serializer.core_options())
+            encryption = serializer.enable_encryption
+        if given("encryption"):
+            encryption = bool(kw["encryption"])
+        if encryption:
+            opts["encryption"] = True
+            mk = kw.get("master_key") if given("master_key") else None
+            if mk is not None:
+                opts["master_key"] = mk.hex() if isinstance(mk, (bytes, bytearray)) else str(mk)
+            elif "master_key" not in opts and config is not None and config.master_key:
+                opts["master_key"] = config.master_key
+            if given("tenant_id") and kw["tenant_id"] is not None:
+                opts["tenant_id"] = str(kw["tenant_id"])
+        else:
+            opts.pop("encryption", None)
+            opts.pop("master_key", None)
+        self.serializer: SerializerProtocol = serializer
+        opts["serializer"] = serializer.name
+        if self.interop and serializer.name != "msgpack":
+            raise ConfigurationError(
+                "interop mode stores plain MessagePack for other languages; "
+                + f"serializer {serializer.name!r} cannot be used"
+            )
+        self.options: dict[str, Any] = opts
+
+        # names
+        ns = kw.get("namespace") if given("namespace") else None
+        self.namespace: str = ns if ns is not None else default_namespace(func, strict=self.interop)
+        if self.interop:
+            self.operation: str = str(interop)
+        elif given("operation") and kw["operation"]:
+            self.operation = str(kw["operation"])
+        else:
+            self.operation = default_operation(func)
+        self.key_fn: Callable[..., Any] | None = kw.get("key") if given("key") else None
+
+        # client: explicit settings JSON (None: environment only)
+        backend = kw.get("backend", UNSET)
+        doc: dict[str, Any] = json.loads(config.to_core_json()) if config is not None else {}
+        if backend is None:
+            doc["redis_url"] = None
+        elif isinstance(backend, str):
+            doc["redis_url"] = backend
+        elif backend is not UNSET:
+            raise NotImplementedError(
+                "cachekit: custom backend objects are not supported yet (the core has no foreign-backend ABI); "
+                + "use backend=None (L1-only) or a Redis URL"
+            )
+        self.client_json: str | None = json.dumps(doc, sort_keys=True) if doc else None
+
+        # accepted for compatibility (documented in the README)
+        self.safe_mode: bool = bool(kw.get("safe_mode") or False)
+        self.pipelined: bool = bool(kw.get("pipelined", True) if given("pipelined") else True)
+        self.refresh_ttl_on_get: bool = bool(kw.get("refresh_ttl_on_get") or False)
+        if self.refresh_ttl_on_get:
+            log.debug("cachekit: refresh_ttl_on_get is accepted but not implemented by the core yet")
+
+
+def _skip_first(func: Callable[..., Any]) -> bool:
+    params = list(inspect.signature(func).parameters)
+    return bool(params) and params[0] in ("self", "cls")
+
+
+def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
+    # classmethod / staticmethod objects: decorate the function inside.
+    if isinstance(func, (classmethod, staticmethod)):
+        inner = _wrap(func.__func__, preset, kw)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        return type(func)(inner)
+    if not callable(func):
+        raise TypeError(f"@cache decorates functions, not {type(func).__name__}")
+
+    s = _Settings(func, preset, kw)
+    client = _core.get_client(s.client_json)
+    ns = _core.Namespace(client, s.namespace, s.options)
+    if s.verbose:
+        _core.verbose_namespaces.add(s.namespace)
+        _core.install_log_callback(10)
+    binder = ArgBinder(func, _skip_first(func))
+    key_fn = s.key_fn
+    if key_fn is not None:
+        kf = key_fn
+
+        def encode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+            return pack_args([kf(*args, **kwargs)])
+    else:
+        encode = binder.encode
+
+    op = s.operation.encode()
+    handle = ns.handle
+    serializer = s.serializer
+    ser = serializer.serialize
+    deser = serializer.deserialize
+    fill = lib.ck_fill_begin_borrowed
+    complete = lib.ck_lease_complete
+    abort = lib.ck_lease_abort
+    string_at = ctypes.string_at
+    tls = threading.local()
+    fname = getattr(func, "__qualname__", "function")
+
+    def store(lease: int, result: Any, complete_fn: Any, *extra: Any) -> None:
+        try:
+            value = ser(result)
+        except Exception as e:
+            abort(lease)
+            log.warning("cachekit: result of %s not cached: cannot serialize it with %s: %s", fname, serializer.name, e)
+            return
+        status = complete_fn(lease, value, len(value), 0, *extra)
+        if status != CK_OK:
+            if status == _ffi.CK_BACKEND:
+                _core.raise_status(status, f"storing the result of {fname}")
+            log.warning("cachekit: result of %s not cached: %s", fname, _ffi.last_error())
+
+    def undecodable(e: Exception, a: bytes) -> None:
+        log.warning("cachekit: cached value of %s cannot be decoded by %s (%s); recomputing", fname, serializer.name, e)
+        try:
+            ns.delete(op, a)
+        except Exception:
+            pass
+
+    if inspect.iscoroutinefunction(func):
+        fill_async = lib.ck_fill_begin_async
+        complete_async = lib.ck_lease_complete_async
+        take = _ffi.take_buf
+        cb = _completion_cb
+
+        async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+            a = encode(args, kwargs)
+            buf = CkBuf()
+            lease = ctypes.c_void_p()
+            pending = ctypes.c_bool()
+            token = next(_tokens)
+            status = fill_async(
+                handle, op, a, len(a), cb, token, ctypes.byref(buf), ctypes.byref(lease), ctypes.byref(pending)
+            )
+            if status != CK_OK:
+                _core.raise_status(status, f"looking up {fname}")
+            if pending.value:
+                status, data, _found, lease_p = await _wait_pending(token)
+                if status != CK_OK:
+                    _core.raise_status(status, f"looking up {fname}: {data.decode('utf-8', 'replace')}")
+            else:
+                lease_p = int(lease.value or 0)
+                data = b"" if lease_p else take(buf)
+            if not lease_p:
+                try:
+                    return deser(data), True
+                except Exception as e:
+                    undecodable(e, a)
+                    return await func(*args, **kwargs), False
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException:
+                abort(lease_p)
+                raise
+            store(lease_p, result, complete_async, _NULL_COMPLETION, None)
+            return result, False
+
+        tracer = _tracer() if s.tracing else None
+        if tracer is None:
+
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                return (await acall(args, kwargs))[0]
+        else:
+            t = tracer
+
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                with t.start_as_current_span("cachekit.get") as span:
+                    span.set_attribute("cachekit.namespace", s.namespace)
+                    span.set_attribute("cachekit.operation", s.operation)
+                    value, hit = await acall(args, kwargs)
+                    span.set_attribute("cachekit.hit", hit)
+                    return value
+
+        wrapper: Any = functools.wraps(func)(awrapper)
+    else:
+
+        def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+            a = encode(args, kwargs)
+            try:
+                o = tls.o
+            except AttributeError:
+                o = tls.o = _Out()
+            status = fill(handle, op, a, len(a), o.rd, o.rn, o.rl)
+            if status:
+                _core.raise_status(status, f"looking up {fname}")
+            lease = o.lease.value
+            if not lease:
+                n = o.n.value
+                try:
+                    return deser(string_at(o.data, n) if n else b""), True
+                except Exception as e:
+                    undecodable(e, a)
+                    return func(*args, **kwargs), False
+            try:
+                result = func(*args, **kwargs)
+            except BaseException:
+                abort(lease)
+                raise
+            store(lease, result, complete)
+            return result, False
+
+        tracer = _tracer() if s.tracing else None
+        if tracer is None:
+
+            def swrapper(*args: Any, **kwargs: Any) -> Any:
+                a = encode(args, kwargs)
+                try:
+                    o = tls.o
+                except AttributeError:
+                    o = tls.o = _Out()
+                status = fill(handle, op, a, len(a), o.rd, o.rn, o.rl)
+                if status:
+                    _core.raise_status(status, f"looking up {fname}")
+                lease = o.lease.value
+                if lease:
+                    return _miss(lease, args, kwargs)
+                n = o.n.value
+                try:
+                    return deser(string_at(o.data, n) if n else b"")
+                except Exception as e:
+                    undecodable(e, a)
+                    return func(*args, **kwargs)
+
+            def _miss(lease: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                try:
+                    result = func(*args, **kwargs)
+                except BaseException:
+                    abort(lease)
+                    raise
+                store(lease, result, complete)
+                return result
+        else:
+            t = tracer
+
+            def swrapper(*args: Any, **kwargs: Any) -> Any:
+                with t.start_as_current_span("cachekit.get") as span:
+                    span.set_attribute("cachekit.namespace", s.namespace)
+                    span.set_attribute("cachekit.operation", s.operation)
+                    value, hit = call(args, kwargs)
+                    span.set_attribute("cachekit.hit", hit)
+                    return value
+
+        wrapper = functools.wraps(func)(swrapper)
+
+    # ---- methods on the decorated function
+    def get_health_status() -> dict[str, Any]:
+        """Health of this function's namespace (circuit breaker, backpressure, timeouts, counters)."""
+        return ns.health()
+
+    def check_health() -> dict[str, Any]:
+        """Active check: ``get_health_status()`` plus a PING of Redis and pool figures."""
+        return ns.check_health()
+
+    def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
+        """Delete the entry of this call (same arguments as the function). Returns whether one existed."""
+        return ns.delete(op, encode(args, kwargs))
+
+    async def ainvalidate_cache(*args: Any, **kwargs: Any) -> bool:
+        """``invalidate_cache`` for event loops (runs the delete off the loop thread)."""
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: invalidate_cache(*args, **kwargs))
+
+    def cache_clear() -> int:
+        """Delete every entry of this function's namespace (L1 and L2). Returns the L2 keys deleted."""
+        return ns.clear()
+
+    def cache_info() -> CacheInfo:
+        h = ns.health()
+        l1 = h.get("l1") or {}
+        st = h.get("stats") or {}
+        l1_hits = int(l1.get("hits", 0))
+        l2_hits = int(st.get("l2_hits", 0))
+        return CacheInfo(
+            hits=l1_hits + l2_hits,
+            misses=int(st.get("fills", 0)),
+            maxsize=int(l1.get("budget_bytes", 0)),
+            currsize=int(l1.get("entries", 0)),
+            l1_hits=l1_hits,
+            l2_hits=l2_hits,
+            l2_errors=int(st.get("l2_errors", 0)),
+        )
+
+    def cache_key(*args: Any, **kwargs: Any) -> str:
+        """The full Redis key of this call."""
+        return ns.make_key(op, encode(args, kwargs))
+
+    def cache_exists(*args: Any, **kwargs: Any) -> bool:
+        return ns.exists(op, encode(args, kwargs))
+
+    def cache_ttl(*args: Any, **kwargs: Any) -> float | None:
+        """Remaining lifetime of this call's entry in seconds (None: no entry; inf: no expiry)."""
+        ms = ns.ttl_ms(op, encode(args, kwargs))
+        return None if ms == -2 else float("inf") if ms == -1 else ms / 1000.0
+
+    wrapper.get_health_status = get_health_status
+    wrapper.check_health = check_health
+    wrapper.invalidate_cache = invalidate_cache
+    wrapper.ainvalidate_cache = ainvalidate_cache
+    wrapper.cache_clear = cache_clear
+    wrapper.cache_info = cache_info
+    wrapper.cache_key = cache_key
+    wrapper.cache_exists = cache_exists
+    wrapper.cache_ttl = cache_ttl
+    wrapper.cache_profile = s.profile
+    wrapper.cache_options = dict(s.options, master_key="<set>") if "master_key" in s.options else dict(s.options)
+    wrapper.cache_namespace = s.namespace
+    wrapper.cache_operation = s.operation
+    wrapper.cache_serializer = serializer
+    wrapper.cache_tracing = tracer is not None
+    wrapper._cachekit_namespace = ns  # keeps the handle alive with the function
+    return wrapper
+
+
+class CacheDecorator:
+    """``cache``: ``@cache``, ``@cache(...)`` and the presets
+    ``cache.minimal / production / secure / dev / test``."""
+
+    def __init__(self, preset: str | None = None) -> None:
+        self._preset: str | None = preset
+
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+
+    @overload
+    def __call__(
+        self,
+        func: None = None,
+        /,
+        *,
+        ttl: int | float | None = ...,
+        namespace: str | None = ...,
+        safe_mode: bool = ...,
+        backend: Any = ...,
+        pipelined: bool = ...,
+        refresh_ttl_on_get: bool = ...,
+        ttl_refresh_threshold: float = ...,
+        l1_enabled: bool | None = ...,
+        fast_mode: bool = ...,
+        circuit_breaker: bool | CircuitBreakerConfig = ...,
+        circuit_breaker_config: CircuitBreakerConfig | None = ...,
+        adaptive_timeout: bool | TimeoutConfig = ...,
+        timeout: TimeoutConfig | None = ...,
+        backpressure: bool | BackpressureConfig = ...,
+        max_concurrent_requests: int | None = ...,
+        collect_stats: bool = ...,
+        enable_tracing: bool = ...,
+        enable_structured_logging: bool = ...,
+        serializer: str | SerializerProtocol | None = ...,
+        l1: L1CacheConfig | None = ...,
+        monitoring: MonitoringConfig | None = ...,
+        interop: str | None = ...,
+        key: Callable[..., Any] | None = ...,
+        operation: str | None = ...,
+        master_key: str | bytes | None = ...,
+        tenant_id: str | None = ...,
+        encryption: bool = ...,
+        l1_plaintext: bool = ...,
+        fail_closed: bool = ...,
+        config: CachekitConfig | None = ...,
+    ) -> Callable[[F], F]: ...
+
+    def __call__(self, func: Any = None, /, **kwargs: Any) -> Any:
+        if func is not None and not kwargs and (callable(func) or isinstance(func, (classmethod, staticmethod))):
+            return _wrap(func, self._preset, {})
+        if func is not None:
+            raise TypeError("@cache takes keyword arguments only, e.g. @cache(ttl=60)")
+        preset = self._preset
+
+        def deco(f: Any) -> Any:
+            return _wrap(f, preset, kwargs)
+
+        return deco
+
+    @property
+    def minimal(self) -> CacheDecorator:
+        """Speed profile: breaker on; adaptive timeout, backpressure, stats and tracing off."""
+        return CacheDecorator("minimal")
+
+    @property
+    def production(self) -> CacheDecorator:
+        """Reliability profile: every protection and all monitoring on."""
+        return CacheDecorator("production")
+
+    @property
+    def secure(self) -> CacheDecorator:
+        """Production plus AES-256-GCM encryption (``master_key=`` or ``CACHEKIT_MASTER_KEY``)."""
+        return CacheDecorator("secure")
+
+    @property
+    def dev(self) -> CacheDecorator:
+        """Development: debug events to the ``cachekit`` logger, protections off, no tracing."""
+        return CacheDecorator("dev")
+
+    @property
+    def test(self) -> CacheDecorator:
+        """Tests: every protection and all monitoring off; deterministic."""
+        return CacheDecorator("test")
+
+
+cache = CacheDecorator()
+
+__all__ = ["PROFILES", "CacheDecorator", "CacheInfo", "cache", "detect_profile"]

@@ -1,0 +1,128 @@
+"""async def functions: hits on the loop thread, misses and L2 through callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from cachekit import cache, decorator
+
+
+def test_async_hit_miss_and_l2(redis_url: str, ns: str) -> None:
+    n = [0]
+
+    @cache(namespace=ns, ttl=60, operation="fetch")
+    async def fetch(x: int) -> dict[str, int]:
+        n[0] += 1
+        await asyncio.sleep(0)
+        return {"x": x}
+
+    @cache(namespace=ns, ttl=60, operation="fetch", l1_enabled=False)
+    async def fetch_l2(x: int) -> dict[str, int]:
+        n[0] += 1
+        return {"x": -1}
+
+    async def main() -> None:
+        assert await fetch(1) == {"x": 1}
+        assert await fetch(1) == {"x": 1}
+        await asyncio.sleep(0.2)  # the L2 write of an async fill happens in the background
+        assert await fetch_l2(1) == {"x": 1}  # served by Redis through the completion callback
+        assert await fetch_l2(2) == {"x": -1}
+        assert await fetch_l2(2) == {"x": -1}
+
+    asyncio.run(main())
+    assert n[0] == 2
+    assert fetch.cache_info().hits >= 1
+    assert fetch_l2.cache_info().l2_hits >= 2
+    assert asyncio.iscoroutinefunction(fetch)
+
+
+def test_async_l1_hit_never_waits(redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    @cache(namespace=ns)
+    async def f(x: int) -> int:
+        return x
+
+    async def main() -> None:
+        await f(1)
+        await f(1)
+        await asyncio.sleep(0.2)
+        waits: list[int] = []
+        original = decorator._wait_pending  # pyright: ignore[reportPrivateUsage]
+
+        async def spy(token: int) -> Any:
+            waits.append(token)
+            return await original(token)
+
+        monkeypatch.setattr(decorator, "_wait_pending", spy)
+        for _ in range(100):
+            assert await f(1) == 1
+        assert waits == []
+
+    asyncio.run(main())
+
+
+def test_async_exceptions_not_cached(redis_url: str, ns: str) -> None:
+    n = [0]
+
+    @cache(namespace=ns)
+    async def f() -> int:
+        n[0] += 1
+        if n[0] == 1:
+            raise RuntimeError("first")
+        return n[0]
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError):
+            await f()
+        assert await f() == 2
+        assert await f() == 2
+
+    asyncio.run(main())
+
+
+def test_async_stampede_runs_once(redis_url: str, ns: str) -> None:
+    n = [0]
+
+    @cache(namespace=ns, l1_enabled=False)
+    async def slow(x: int) -> int:
+        n[0] += 1
+        await asyncio.sleep(0.2)
+        return x * 2
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(slow(21) for _ in range(32)))
+
+    assert asyncio.run(main()) == [42] * 32
+    assert n[0] == 1
+
+
+def test_async_loop_is_not_blocked_by_redis(redis_url: str, ns: str) -> None:
+    """While lookups are in flight, the loop keeps running other tasks."""
+
+    @cache(namespace=ns, l1_enabled=False)
+    async def f(x: int) -> int:
+        await asyncio.sleep(0.05)
+        return x
+
+    async def main() -> int:
+        ticks = 0
+        stop = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        t = asyncio.create_task(ticker())
+        await asyncio.gather(*(f(i) for i in range(20)))
+        await asyncio.gather(*(f(i) for i in range(20)))
+        stop = True
+        await t
+        return ticks
+
+    assert asyncio.run(main()) > 10
+    assert threading.active_count() >= 1

@@ -1,0 +1,290 @@
+"""Hit, miss, TTL, namespaces, invalidation, keys, methods (real Redis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from cachekit import ConfigurationError, cache
+from conftest import redis_cli
+
+
+def counter() -> list[int]:
+    return [0]
+
+
+def test_hit_and_miss(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(ttl=60, namespace=ns)
+    def double(x: int) -> dict[str, Any]:
+        n[0] += 1
+        return {"x": x * 2}
+
+    assert double(2) == {"x": 4}
+    assert double(2) == {"x": 4}
+    assert n[0] == 1
+    assert double(3) == {"x": 6}
+    assert n[0] == 2
+    info = double.cache_info()
+    assert info.hits == 1 and info.misses == 2
+    # the entry is in Redis, under namespace:operation:hash:e1
+    key = double.cache_key(2)
+    assert key.startswith(f"{ns}:test_hit_and_miss.double:") and key.endswith(":e1")
+    assert redis_cli(redis_url, "EXISTS", key) == "(integer) 1"
+
+
+def test_l2_hit_shared_between_handles(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    def make() -> Any:
+        @cache(ttl=60, namespace=ns, l1_enabled=False, operation="shared")
+        def f(x: int) -> list[int]:
+            n[0] += 1
+            return [x]
+
+        return f
+
+    a, b = make(), make()
+    assert a(1) == [1]
+    assert b(1) == [1]
+    assert n[0] == 1
+    assert b.cache_info().l2_hits == 1
+
+
+def test_kwargs_and_defaults_bind_to_one_key(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns)
+    def f(a: int, b: int = 2, *, c: str = "x") -> int:
+        n[0] += 1
+        return a + b
+
+    assert f(1) == 3
+    assert f(1, 2) == 3
+    assert f(a=1, b=2) == 3
+    assert f(1, c="x") == 3
+    assert n[0] == 1
+    f(1, c="y")
+    assert n[0] == 2
+    # 2.0 and 2 hash the same (canonical keys)
+    assert f.cache_key(1, 2.0) == f.cache_key(1, 2)
+
+
+def test_argument_types(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns)
+    def f(v: Any) -> str:
+        return repr(v)
+
+    aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert f(aware) == repr(aware)
+    assert f.cache_key({1, 2, 3}) == f.cache_key({3, 2, 1})
+    assert f.cache_key(frozenset({"a"})) == f.cache_key({"a"})
+    u = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert f(u) == repr(u)
+    assert f(dt.date(2024, 1, 2)) == repr(dt.date(2024, 1, 2))
+    assert f((1, 2)) == "(1, 2)"
+    assert f.cache_key((1, 2)) == f.cache_key([1, 2])
+    with pytest.raises(TypeError, match="naive datetime"):
+        f(dt.datetime(2024, 1, 2))
+    with pytest.raises(TypeError, match="cannot be part of a cache key"):
+        f(object())
+
+
+def test_ttl_expiry(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(ttl=1, namespace=ns)
+    def f() -> int:
+        n[0] += 1
+        return n[0]
+
+    assert f() == 1
+    assert f() == 1
+    ttl = f.cache_ttl()
+    assert ttl is not None and 0 < ttl <= 1.0
+    time.sleep(1.3)
+    assert f() == 2
+    assert n[0] == 2
+
+
+def test_namespaces_isolate(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    def make(namespace: str) -> Any:
+        @cache(namespace=namespace, operation="op")
+        def f(x: int) -> int:
+            n[0] += 1
+            return x
+
+        return f
+
+    a, b = make(ns + "_a"), make(ns + "_b")
+    a(1)
+    b(1)
+    assert n[0] == 2
+    assert a.cache_key(1) != b.cache_key(1)
+    # a namespace with ':' and capitals is allowed in envelope mode
+    c = make(ns + ":V1")
+    assert c(1) == 1
+    with pytest.raises(ConfigurationError):
+        make("bad ns!")
+
+
+def test_default_names_fold_module_and_qualname(redis_url: str) -> None:
+    @cache
+    def inner(x: int) -> int:
+        return x
+
+    assert inner.cache_namespace == "test_basic"
+    assert inner.cache_operation == "test_default_names_fold_module_and_qualname.inner"
+
+
+def test_invalidation_and_clear(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns)
+    def f(x: int) -> int:
+        n[0] += 1
+        return x
+
+    f(1)
+    f(2)
+    assert f.invalidate_cache(1) is True
+    assert f.invalidate_cache(1) is False
+    f(1)
+    f(2)
+    assert n[0] == 3
+    assert f.cache_clear() >= 2
+    f(1)
+    f(2)
+    assert n[0] == 5
+
+
+def test_exceptions_are_not_cached(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns)
+    def f(x: int) -> int:
+        n[0] += 1
+        if n[0] == 1:
+            raise ValueError("boom")
+        return x
+
+    with pytest.raises(ValueError, match="boom"):
+        f(1)
+    assert f(1) == 1
+    assert f(1) == 1
+    assert n[0] == 2
+
+
+def test_methods_classmethods_staticmethods(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    class Repo:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @cache(namespace=ns)
+        def get(self, x: int) -> int:
+            n[0] += 1
+            return x * 10
+
+        @classmethod
+        @cache(namespace=ns)
+        def cget(cls, x: int) -> int:
+            n[0] += 1
+            return x * 100
+
+        @cache(namespace=ns)
+        @classmethod
+        def cget2(cls, x: int) -> int:
+            n[0] += 1
+            return x * 1000
+
+        @staticmethod
+        @cache(namespace=ns)
+        def sget(x: int) -> int:
+            n[0] += 1
+            return x + 1
+
+    a, b = Repo("a"), Repo("b")
+    assert a.get(1) == 10 and b.get(1) == 10  # self is not part of the key
+    assert Repo.cget(2) == 200 and a.cget(2) == 200
+    assert Repo.cget2(3) == 3000 and Repo.cget2(3) == 3000
+    assert Repo.sget(4) == 5 and a.sget(4) == 5
+    assert n[0] == 4
+
+
+def test_wraps_metadata(redis_url: str) -> None:
+    @cache(ttl=5)
+    def documented(x: int) -> int:
+        """Docstring."""
+        return x
+
+    assert documented.__name__ == "documented"
+    assert documented.__doc__ == "Docstring."
+    assert documented.__wrapped__(3) == 3  # pyright: ignore[reportFunctionMemberAccess]
+
+
+def test_custom_key(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns, key=lambda user_id, verbose=False: f"user:{user_id}")
+    def f(user_id: int, verbose: bool = False) -> int:
+        n[0] += 1
+        return user_id
+
+    f(1)
+    f(1, verbose=True)
+    assert n[0] == 1
+    f(2)
+    assert n[0] == 2
+
+
+def test_interop_mode_uses_protocol_keys(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, interop="get_user")
+    def get_user(user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "at": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)}
+
+    assert get_user(7)["id"] == 7
+    assert get_user(7)["at"] == dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    key = get_user.cache_key(7)
+    parts = key.split(":")
+    assert parts[:2] == [ns, "get_user"] and len(parts) == 3 and len(parts[2]) == 64
+    # a plain MessagePack document, no envelope
+    assert redis_cli(redis_url, "EXISTS", key) == "(integer) 1"
+    with pytest.raises(ConfigurationError):
+
+        @cache(namespace="Bad:NS", interop="op")
+        def bad() -> int:
+            return 1
+
+
+def test_backend_none_is_l1_only(ns: str) -> None:
+    n = counter()
+
+    @cache(backend=None, namespace=ns)
+    def f() -> int:
+        n[0] += 1
+        return 1
+
+    f()
+    f()
+    assert n[0] == 1
+    assert f.get_health_status()["backend"] in ("none", "None", "l1-only", "l1_only")
+
+
+def test_custom_backend_objects_are_refused_clearly() -> None:
+    class Mine:
+        def get(self, key: str) -> bytes | None: ...
+
+    with pytest.raises(NotImplementedError, match="custom backend"):
+
+        @cache(backend=Mine())
+        def f() -> int:
+            return 1

@@ -1,0 +1,191 @@
+"""Each preset's core options, auto profile detection, manual overrides."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from cachekit import cache, decorator
+from cachekit.config import CachekitConfig
+from cachekit.config.nested import (
+    BackpressureConfig,
+    CircuitBreakerConfig,
+    L1CacheConfig,
+    MonitoringConfig,
+    TimeoutConfig,
+)
+
+FEATURES = ("circuit_breaker", "adaptive_timeout", "backpressure", "statistics", "structured_logging")
+
+
+def features(f: Any) -> dict[str, bool]:
+    fe = f.get_health_status()["features_enabled"]
+    return {k: fe[k] for k in FEATURES}
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected", "encrypted"),
+    [
+        ("minimal", (True, False, False, False, True), False),
+        ("production", (True, True, True, True, True), False),
+        ("secure", (True, True, True, True, True), True),
+        ("dev", (False, False, False, True, True), False),
+        ("test", (False, False, False, False, False), False),
+    ],
+)
+def test_preset_settings(redis_url: str, ns: str, preset: str, expected: tuple[bool, ...], encrypted: bool) -> None:
+    deco = getattr(cache, preset)
+
+    @deco
+    def bare(x: int) -> int:
+        return x
+
+    @deco(namespace=ns, ttl=30)
+    def with_args(x: int) -> int:
+        return x
+
+    for f in (bare, with_args):
+        assert f(1) == 1 and f(1) == 1
+        assert f.cache_profile == preset
+        assert features(f) == dict(zip(FEATURES, expected))
+        assert f.get_health_status()["features_enabled"]["encryption"] is encrypted
+    assert with_args.get_health_status()["namespace"] == ns
+
+
+def test_secure_preset_with_explicit_key(redis_url: str, ns: str) -> None:
+    @cache.secure(master_key="c3" * 32, namespace=ns)
+    def f() -> str:
+        return "s"
+
+    assert f() == "s" and f() == "s"
+    enc = f.get_health_status()["encryption"]
+    assert enc and len(enc["key_fingerprint"]) == 32
+
+
+def test_auto_profile_from_name(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    @cache
+    def get_user_profile(uid: int) -> int:
+        return uid
+
+    assert get_user_profile.cache_profile == "secure"  # CACHEKIT_MASTER_KEY is set by conftest
+    assert get_user_profile.get_health_status()["features_enabled"]["encryption"] is True
+
+    @cache
+    def compute_total(x: int) -> int:
+        return x
+
+    assert compute_total.cache_profile == "fast"
+
+    @cache
+    def summarize(x: int) -> int:
+        return x
+
+    assert summarize.cache_profile == "default"
+
+    monkeypatch.delenv("CACHEKIT_MASTER_KEY")
+    monkeypatch.setattr(decorator, "_warned_secure", [False])
+    caplog.set_level(logging.WARNING, logger="cachekit")
+
+    @cache(backend=None)
+    def process_payment(x: int) -> int:
+        return x
+
+    @cache(backend=None)
+    def auth_token(x: int) -> int:
+        return x
+
+    assert process_payment.cache_profile == "default"
+    assert auth_token.cache_profile == "default"
+    warnings = [r for r in caplog.records if "cache.secure" in r.getMessage()]
+    assert len(warnings) == 1  # one warning, not one per function
+    assert process_payment.get_health_status()["features_enabled"]["encryption"] is False
+    # an explicit config with a master key counts as configured
+    monkeypatch.setattr(decorator, "_warned_secure", [False])
+
+    @cache(backend=None, config=CachekitConfig(master_key="d4" * 32))
+    def user_record(x: int) -> int:
+        return x
+
+    assert user_record.cache_profile == "secure"
+
+
+def test_manual_overrides_win(redis_url: str, ns: str) -> None:
+    @cache.minimal(namespace=ns, backpressure=True, collect_stats=True)
+    def f(x: int) -> int:
+        return x
+
+    assert features(f)["backpressure"] is True and features(f)["statistics"] is True
+
+    @cache.production(namespace=ns, circuit_breaker=False, enable_structured_logging=False)
+    def g(x: int) -> int:
+        return x
+
+    assert features(g)["circuit_breaker"] is False and features(g)["structured_logging"] is False
+
+    @cache(namespace=ns, fast_mode=True)
+    def h(x: int) -> int:
+        return x
+
+    assert h.cache_profile == "minimal"
+
+
+def test_nested_configs_reach_the_core(redis_url: str, ns: str) -> None:
+    @cache(
+        ttl=3600,
+        namespace=ns,
+        l1=L1CacheConfig(enabled=False),
+        circuit_breaker=CircuitBreakerConfig(enabled=True, failure_threshold=7, recovery_timeout=12.0),
+        timeout=TimeoutConfig(enabled=True, min_timeout=0.2, max_timeout=3.0),
+        backpressure=BackpressureConfig(max_concurrent_requests=42),
+        monitoring=MonitoringConfig(collect_stats=True, enable_tracing=False, enable_structured_logging=False),
+    )
+    def f(x: int) -> int:
+        return x
+
+    assert f(1) == 1 and f(1) == 1
+    h = f.get_health_status()
+    assert h["features_enabled"]["l1_cache"] is False
+    assert h["features_enabled"]["structured_logging"] is False
+    assert h["backpressure"]["max_concurrent"] == 42
+    assert f.cache_options["circuit_breaker"]["failure_threshold"] == 7
+    assert f.cache_options["adaptive_timeout"]["max_timeout"] == 3.0
+    assert f.cache_info().l2_hits == 1
+
+    @cache(namespace=ns, max_concurrent_requests=9, circuit_breaker_config=CircuitBreakerConfig(failure_threshold=2))
+    def g(x: int) -> int:
+        return x
+
+    assert g.get_health_status()["backpressure"]["max_concurrent"] == 9
+    assert g.cache_options["circuit_breaker"]["failure_threshold"] == 2
+
+
+def test_compat_parameters_are_accepted(redis_url: str, ns: str) -> None:
+    @cache(
+        namespace=ns,
+        safe_mode=True,
+        pipelined=False,
+        refresh_ttl_on_get=True,
+        ttl_refresh_threshold=0.3,
+        adaptive_timeout=False,
+        enable_tracing=False,
+    )
+    def f(x: int) -> int:
+        return x
+
+    assert f(2) == 2 and f(2) == 2
+    assert features(f)["adaptive_timeout"] is False
+
+
+def test_bad_parameters_raise(redis_url: str) -> None:
+    with pytest.raises(ValueError):
+
+        @cache(ttl=-1)
+        def f() -> int:
+            return 1
+
+    with pytest.raises(TypeError):
+        cache(5)  # pyright: ignore[reportArgumentType, reportCallIssue]
