@@ -53,12 +53,39 @@ typedef struct ck_client ck_client;
 // The duty to compute one missing value (see `ck_fill_begin`).
 typedef struct ck_lease ck_lease;
 
+// Where a `get` callback writes the value it found (`ck_sink_write`).
+typedef struct ck_sink ck_sink;
+
 // A byte buffer owned by the library. Read `data[0..len]`, then release it
 // with `ck_buf_free`. An empty buffer has `data == NULL` and `len == 0`.
 typedef struct ck_buf {
   const uint8_t *data;
   size_t len;
 } ck_buf;
+
+// The callbacks of a foreign backend. Each returns a negative number on
+// failure (the operation then counts as a transient L2 failure).
+typedef struct ck_backend_vtable {
+  // Passed to every callback.
+  void *user_data;
+  // Look `key` up: write the value with `ck_sink_write(sink, ...)` and
+  // return 1, or return 0 when absent.
+  int32_t (*get)(void *user_data, const char *key, struct ck_sink *sink);
+  // Store `value` under `key` for `ttl_ms` milliseconds; 0 on success.
+  int32_t (*set)(void *user_data,
+                 const char *key,
+                 const uint8_t *value,
+                 size_t value_len,
+                 int64_t ttl_ms);
+  // Delete `key`: 1 if it existed, 0 if not.
+  int32_t (*del)(void *user_data, const char *key);
+  // 1 if `key` exists, 0 if not.
+  int32_t (*exists)(void *user_data, const char *key);
+  // 0 if the backend is healthy (may be NULL).
+  int32_t (*health)(void *user_data);
+  // Called once when the backend is no longer used (may be NULL).
+  void (*release)(void *user_data);
+} ck_backend_vtable;
 
 // Receives structured log events: `level` is 10 (debug), 20 (info),
 // 30 (warning) or 40 (error); `json` is one JSON object with `level`,
@@ -101,6 +128,20 @@ void ck_buf_free(struct ck_buf *buf);
 // the `CACHEKIT_*` environment variables. Without any Redis URL the client
 // is L1-only. No connection is made until first use.
 enum ck_status ck_client_new(const char *config_json, struct ck_client **out_client);
+
+// Create a client whose L2 is the host language's own backend, given as
+// callbacks (see `ck_backend_vtable`), instead of Redis. `config_json` as
+// for `ck_client_new` (its `redis_url` is ignored). The callbacks are
+// called from library threads, never from an event-loop thread; a foreign
+// backend has no locks or pub/sub, so fills are single-flight within the
+// process only.
+enum ck_status ck_client_new_with_backend(const char *config_json,
+                                          const struct ck_backend_vtable *backend,
+                                          struct ck_client **out_client);
+
+// Called by a foreign backend's `get` callback to hand over the value it
+// found (copied; may be called more than once to append).
+enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t len);
 
 // Free a client. Caches made from it stay usable until they are freed.
 void ck_client_free(struct ck_client *client);

@@ -1,6 +1,7 @@
 //! The client: ties config, keys, codec, L1, L2 and the fill path together.
 //! This is the Rust API; the C ABI (`ffi`) only converts and calls it.
 
+use crate::backend::foreign::ForeignBackend;
 use crate::backend::{Backend, ErrorClass, L2Error, L2Result};
 use crate::codec::{self, CodecError, Keyring, Limits};
 use crate::config::Config;
@@ -346,7 +347,7 @@ fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 impl ProcessState {
-    fn new(cfg: &Config) -> ProcessState {
+    fn new(cfg: &Config, foreign: Option<&ForeignBackend>) -> ProcessState {
         let mut st = ProcessState {
             runtime: OnceLock::new(),
             backend: Backend::None,
@@ -354,6 +355,10 @@ impl ProcessState {
             hub: Default::default(),
             backend_error: None,
         };
+        if let Some(f) = foreign {
+            st.backend = Backend::Foreign(f.clone());
+            return st;
+        }
         let Some(url) = cfg.redis_url.clone() else { return st };
         let rt = match new_runtime() {
             Ok(rt) => rt,
@@ -438,6 +443,8 @@ unsafe impl Sync for CacheList {}
 
 pub(crate) struct ClientInner {
     config: Config,
+    /// A backend of the host language, used instead of Redis.
+    foreign: Option<ForeignBackend>,
     state: ForkLocal<ProcessState>,
     caches: CacheList,
     durations: Option<prometheus::HistogramVec>,
@@ -453,6 +460,16 @@ impl Client {
     /// A client with these settings. No connection is made yet: with Redis
     /// down the client starts and serves L1 until Redis appears.
     pub fn new(config: Config) -> Result<Client> {
+        Self::build(config, None)
+    }
+
+    /// A client whose L2 is the host language's own backend (callbacks)
+    /// instead of Redis.
+    pub fn with_backend(config: Config, backend: ForeignBackend) -> Result<Client> {
+        Self::build(config, Some(backend))
+    }
+
+    fn build(config: Config, foreign: Option<ForeignBackend>) -> Result<Client> {
         fork::install();
         if let Some(url) = &config.redis_url {
             redis::Client::open(url.as_str()).map_err(|e| {
@@ -463,6 +480,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(ClientInner {
                 config,
+                foreign,
                 state: ForkLocal::default(),
                 caches: CacheList { head: AtomicPtr::new(std::ptr::null_mut()) },
                 durations,
@@ -493,7 +511,7 @@ impl Client {
     }
 
     pub(crate) fn state(&self) -> &ProcessState {
-        self.inner.state.get_or_init(|| ProcessState::new(&self.inner.config))
+        self.inner.state.get_or_init(|| ProcessState::new(&self.inner.config, self.inner.foreign.as_ref()))
     }
 
     /// Run a future to completion from a thread that is not a runtime worker
@@ -599,7 +617,7 @@ impl Client {
         let state = self.state();
         let (size, created) = match &state.backend {
             Backend::Redis(r) => (r.pool_size() as u64, r.connected() as u64),
-            Backend::None => (0, 0),
+            Backend::None | Backend::Foreign(_) => (0, 0),
         };
         metrics::render(self.inner.durations.as_ref(), &samples, &metrics::PoolSample { size, created, in_use })
     }
@@ -1237,7 +1255,7 @@ impl Cache {
         let in_use: u64 = self.inner.local().rel.in_flight() as u64;
         let (size, created) = match &state.backend {
             Backend::Redis(r) => (r.pool_size() as u64, r.connected() as u64),
-            Backend::None => (0, 0),
+            Backend::None | Backend::Foreign(_) => (0, 0),
         };
         let in_use = in_use.min(created);
         let (status, latency, error, conn) = match ping {

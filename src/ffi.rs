@@ -16,6 +16,8 @@
 
 use crate::client::{Cache, CacheOptions, Client};
 use crate::fill::{Fill, Lease};
+pub use crate::backend::foreign::{ck_backend_vtable, ck_sink};
+use crate::backend::foreign::ForeignBackend;
 use crate::error::Error;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -222,6 +224,40 @@ pub unsafe extern "C" fn ck_client_new(config_json: *const c_char, out_client: *
         let json = opt_cstr(config_json, "config_json")?;
         let client = Client::from_env(json)?;
         *out = Box::into_raw(Box::new(ck_client { client }));
+        Ok(())
+    })
+}
+
+/// Create a client whose L2 is the host language's own backend, given as
+/// callbacks (see `ck_backend_vtable`), instead of Redis. `config_json` as
+/// for `ck_client_new` (its `redis_url` is ignored). The callbacks are
+/// called from library threads, never from an event-loop thread; a foreign
+/// backend has no locks or pub/sub, so fills are single-flight within the
+/// process only.
+#[no_mangle]
+pub unsafe extern "C" fn ck_client_new_with_backend(
+    config_json: *const c_char,
+    backend: *const ck_backend_vtable,
+    out_client: *mut *mut ck_client,
+) -> ck_status {
+    guard(|| {
+        let out = out(out_client, "out_client")?;
+        let vt = *backend.as_ref().ok_or_else(|| null("backend"))?;
+        let json = opt_cstr(config_json, "config_json")?;
+        let foreign = ForeignBackend::new(vt).map_err(Error::InvalidArgument)?;
+        let client = Client::with_backend(crate::config::Config::load(json)?, foreign)?;
+        *out = Box::into_raw(Box::new(ck_client { client }));
+        Ok(())
+    })
+}
+
+/// Called by a foreign backend's `get` callback to hand over the value it
+/// found (copied; may be called more than once to append).
+#[no_mangle]
+pub unsafe extern "C" fn ck_sink_write(sink: *mut ck_sink, data: *const u8, len: usize) -> ck_status {
+    guard(|| {
+        let sink = out(sink, "sink")?;
+        sink.bytes.extend_from_slice(bytes(data, len, "data")?);
         Ok(())
     })
 }

@@ -3,6 +3,7 @@
 //! An enum rather than a trait object: the set is closed, dispatch is a
 //! branch, and async methods need no boxing.
 
+pub mod foreign;
 pub mod redis;
 
 use std::fmt;
@@ -49,6 +50,8 @@ pub enum Backend {
     /// No L2: the client is L1-only.
     None,
     Redis(redis::RedisBackend),
+    /// Callbacks into the host language.
+    Foreign(foreign::ForeignBackend),
 }
 
 impl Backend {
@@ -60,6 +63,7 @@ impl Backend {
         match self {
             Backend::None => "none",
             Backend::Redis(_) => "redis",
+            Backend::Foreign(_) => "foreign",
         }
     }
 
@@ -67,6 +71,7 @@ impl Backend {
     /// `pipelined`, else in two.
     pub async fn get(&self, key: &str, pipelined: bool) -> L2Result<Option<Fetched>> {
         match self {
+            Backend::Foreign(f) => f.get(key).await,
             Backend::None => Ok(None),
             Backend::Redis(r) if pipelined => r.get(key).await,
             Backend::Redis(r) => r.get_unpipelined(key).await,
@@ -75,6 +80,7 @@ impl Backend {
 
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> L2Result<()> {
         match self {
+            Backend::Foreign(f) => f.set(key, value, ttl).await,
             Backend::None => Ok(()),
             Backend::Redis(r) => r.set(key, value, ttl).await,
         }
@@ -82,6 +88,7 @@ impl Backend {
 
     pub async fn delete(&self, key: &str) -> L2Result<bool> {
         match self {
+            Backend::Foreign(f) => f.delete(key).await,
             Backend::None => Ok(false),
             Backend::Redis(r) => r.delete(key).await,
         }
@@ -89,6 +96,7 @@ impl Backend {
 
     pub async fn exists(&self, key: &str) -> L2Result<bool> {
         match self {
+            Backend::Foreign(f) => f.exists(key).await,
             Backend::None => Ok(false),
             Backend::Redis(r) => r.exists(key).await,
         }
@@ -98,6 +106,8 @@ impl Backend {
     /// it has no expiry.
     pub async fn ttl(&self, key: &str) -> L2Result<Option<Option<Duration>>> {
         match self {
+            // A foreign backend does not report TTLs: present, expiry unknown.
+            Backend::Foreign(f) => Ok(f.exists(key).await?.then_some(None)),
             Backend::None => Ok(None),
             Backend::Redis(r) => r.ttl(key).await,
         }
@@ -107,6 +117,7 @@ impl Backend {
     /// satisfies `rest_ok`; returns how many.
     pub async fn delete_prefix(&self, prefix: &str, rest_ok: fn(&[u8]) -> bool) -> L2Result<u64> {
         match self {
+            Backend::Foreign(_) => Ok(0),
             Backend::None => Ok(0),
             Backend::Redis(r) => r.delete_prefix(prefix, rest_ok).await,
         }
@@ -115,6 +126,7 @@ impl Backend {
     /// Take the fill lock `lock_key` with `token` for `ttl`.
     pub async fn lock(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         match self {
+            Backend::Foreign(_) => Ok(true),
             Backend::None => Ok(true),
             Backend::Redis(r) => r.lock(lock_key, token, ttl).await,
         }
@@ -123,6 +135,7 @@ impl Backend {
     /// Extend the lock while `token` still holds it.
     pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         match self {
+            Backend::Foreign(_) => Ok(true),
             Backend::None => Ok(true),
             Backend::Redis(r) => r.renew(lock_key, token, ttl).await,
         }
@@ -131,6 +144,7 @@ impl Backend {
     /// Release the lock if `token` still holds it.
     pub async fn unlock(&self, lock_key: &str, token: &str) -> L2Result<bool> {
         match self {
+            Backend::Foreign(_) => Ok(true),
             Backend::None => Ok(true),
             Backend::Redis(r) => r.unlock(lock_key, token).await,
         }
@@ -139,6 +153,7 @@ impl Backend {
     /// Write `value` only while `token` holds `lock_key`, then release it.
     pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
         match self {
+            Backend::Foreign(f) => f.set(key, value, ttl).await.map(|_| true),
             Backend::None => Ok(true),
             Backend::Redis(r) => r.fenced_set(key, lock_key, token, value, ttl).await,
         }
@@ -147,6 +162,7 @@ impl Backend {
     /// Reset the TTL of an existing key.
     pub async fn expire(&self, key: &str, ttl: Duration) -> L2Result<bool> {
         match self {
+            Backend::Foreign(_) => Ok(false),
             Backend::None => Ok(false),
             Backend::Redis(r) => r.expire(key, ttl).await,
         }
@@ -154,6 +170,7 @@ impl Backend {
 
     pub async fn publish(&self, channel: &str, message: &[u8]) -> L2Result<()> {
         match self {
+            Backend::Foreign(_) => Ok(()),
             Backend::None => Ok(()),
             Backend::Redis(r) => r.publish(channel, message).await,
         }
@@ -161,6 +178,7 @@ impl Backend {
 
     pub async fn incr(&self, key: &str) -> L2Result<i64> {
         match self {
+            Backend::Foreign(_) => Ok(0),
             Backend::None => Ok(0),
             Backend::Redis(r) => r.incr(key).await,
         }
@@ -168,6 +186,7 @@ impl Backend {
 
     pub async fn mget_i64(&self, keys: &[String]) -> L2Result<Vec<Option<i64>>> {
         match self {
+            Backend::Foreign(_) => Ok(vec![None; keys.len()]),
             Backend::None => Ok(vec![None; keys.len()]),
             Backend::Redis(r) => r.mget_i64(keys).await,
         }
@@ -183,6 +202,7 @@ impl Backend {
     /// Round-trip check; returns the latency.
     pub async fn ping(&self) -> L2Result<Duration> {
         match self {
+            Backend::Foreign(f) => f.ping().await,
             Backend::None => Ok(Duration::ZERO),
             Backend::Redis(r) => r.ping().await,
         }
