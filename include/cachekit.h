@@ -214,6 +214,13 @@ enum ck_status ck_ttl(const struct ck_cache *cache,
 // be NULL) receives the number of L2 keys deleted.
 enum ck_status ck_clear(const struct ck_cache *cache, uint64_t *out_deleted);
 
+// Delete every entry of one operation of this namespace from L1 and L2
+// (in every process's L1 too). `out_deleted` (may be NULL) receives the
+// number of L2 keys deleted.
+enum ck_status ck_clear_operation(const struct ck_cache *cache,
+                                  const char *operation,
+                                  uint64_t *out_deleted);
+
 // The miss path with stampede protection. Three outcomes:
 // - hit: `*out_value` holds the value, `*out_lease` is NULL;
 // - miss: `*out_value` is empty and `*out_lease` is a lease: compute the

@@ -450,6 +450,20 @@ pub unsafe extern "C" fn ck_clear(cache: *const ck_cache, out_deleted: *mut u64)
     })
 }
 
+/// Delete every entry of one operation of this namespace from L1 and L2
+/// (in every process's L1 too). `out_deleted` (may be NULL) receives the
+/// number of L2 keys deleted.
+#[no_mangle]
+pub unsafe extern "C" fn ck_clear_operation(cache: *const ck_cache, operation: *const c_char, out_deleted: *mut u64) -> ck_status {
+    guard(|| {
+        let n = cache_ref(cache)?.clear_operation(cstr(operation, "operation")?)?;
+        if let Some(o) = out_deleted.as_mut() {
+            *o = n;
+        }
+        Ok(())
+    })
+}
+
 /// The miss path with stampede protection. Three outcomes:
 /// - hit: `*out_value` holds the value, `*out_lease` is NULL;
 /// - miss: `*out_value` is empty and `*out_lease` is a lease: compute the
