@@ -42,6 +42,9 @@ pub struct Config {
     pub key_prefix: String,
     /// Tenant scope: keys become `t:{percent-encoded tenant}:{key}`.
     pub tenant_id: Option<String>,
+    /// PEM file of the CA that signs the server's certificate, for
+    /// `rediss://` servers not trusted by the system's store.
+    pub tls_ca_cert: Option<String>,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             master_key: None,
             key_prefix: String::new(),
             tenant_id: None,
+            tls_ca_cert: None,
         }
     }
 }
@@ -87,6 +91,7 @@ const SETTINGS: &[Setting] = &[
     Setting { field: "master_key", env: &["CACHEKIT_MASTER_KEY"] },
     Setting { field: "key_prefix", env: &["CACHEKIT_KEY_PREFIX"] },
     Setting { field: "tenant_id", env: &["CACHEKIT_TENANT_ID"] },
+    Setting { field: "tls_ca_cert", env: &["CACHEKIT_TLS_CA_CERT"] },
 ];
 
 /// Where a raw setting came from, for error messages.
@@ -160,6 +165,7 @@ impl Config {
             "master_key" => self.master_key = opt_string(v, src)?,
             "key_prefix" => self.key_prefix = opt_string(v, src)?.unwrap_or_default(),
             "tenant_id" => self.tenant_id = opt_string(v, src)?,
+            "tls_ca_cert" => self.tls_ca_cert = opt_string(v, src)?,
             _ => unreachable!("every SETTINGS field is applied"),
         }
         Ok(())
@@ -175,6 +181,11 @@ impl Config {
                     "redis_url \"{}\" must start with redis://, rediss:// or unix://",
                     redact(url)
                 )));
+            }
+        }
+        if let Some(path) = &self.tls_ca_cert {
+            if !std::path::Path::new(path).is_file() {
+                return Err(Error::Config(format!("tls_ca_cert (CACHEKIT_TLS_CA_CERT) {path:?} is not a readable file")));
             }
         }
         if let Some(key) = &self.master_key {
@@ -222,6 +233,7 @@ impl Config {
             "master_key": self.master_key.as_ref().map(|_| "<set>"),
             "key_prefix": self.key_prefix,
             "tenant_id": self.tenant_id,
+            "tls_ca_cert": self.tls_ca_cert,
         })
     }
 }

@@ -38,8 +38,14 @@ impl RedisBackend {
             // may have installed one already, which is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("redis_url {} is not usable: {e}", redact(url)))?;
+        let client = match (&cfg.tls_ca_cert, url.starts_with("rediss://")) {
+            (Some(path), true) => {
+                let pem = std::fs::read(path).map_err(|e| format!("cannot read tls_ca_cert {path:?}: {e}"))?;
+                redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+            }
+            _ => redis::Client::open(url),
+        }
+        .map_err(|e| format!("redis_url {} is not usable: {e}", redact(url)))?;
         let mcfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(cfg.connect_timeout()))
             .set_response_timeout(Some(cfg.socket_timeout()))
