@@ -2,7 +2,7 @@
 //! This is the Rust API; the C ABI (`ffi`) only converts and calls it.
 
 use crate::backend::foreign::ForeignBackend;
-use crate::backend::{Backend, ErrorClass, L2Error, L2Result};
+use crate::backend::{Backend, ErrorClass, GetMode, L2Error, L2Result};
 use crate::codec::{self, CodecError, Keyring, Limits};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -697,7 +697,7 @@ impl CacheInner {
         let local = self.local.get();
         let l1 = local.and_then(|l| l.l1.as_ref());
         let mut operations = vec![
-            ("get", "l1_hit", l1.map_or(0, |l| g(&l.stats.hits))),
+            ("get", "l1_hit", l1.map_or(0, |l| l.hits())),
             ("get", "l2_hit", g(&s.l2_hits)),
             ("get", "miss", g(&s.l2_misses)),
             ("get", "corrupt", g(&s.corrupt_entries)),
@@ -719,8 +719,8 @@ impl CacheInner {
             breaker_state: local.map_or(0, |l| l.rel.state().gauge()),
             fallbacks: g(&s.format_mismatches) + g(&s.encode_failures),
             l1: l1.map(|l| metrics::L1Sample {
-                hits: g(&l.stats.hits),
-                misses: g(&l.stats.misses),
+                hits: l.hits(),
+                misses: l.misses(),
                 evictions: g(&l.stats.evictions),
                 bytes: l.bytes() as u64,
                 entries: l.len() as u64,
@@ -765,14 +765,13 @@ impl Cache {
             Format::Envelope => {
                 validate_loose(operation, "operation", false)?;
                 let canonical = key::canonicalize_args(args)?;
-                let hash = key::args_hash_hex(&canonical);
                 let mut k = String::with_capacity(i.key_prefix.len() + i.namespace.len() + operation.len() + 70);
                 k.push_str(&i.key_prefix);
                 k.push_str(&i.namespace);
                 k.push(':');
                 k.push_str(operation);
                 k.push(':');
-                k.push_str(&hash);
+                key::push_args_hash_hex(&canonical, &mut k);
                 k.push_str(ENVELOPE_KEY_SUFFIX);
                 return Ok(k);
             }
@@ -1019,8 +1018,14 @@ impl Cache {
         if !self.has_backend() {
             return Ok(None);
         }
-        let pipelined = self.inner.options.pipelined;
-        let r = self.l2(0, OpKind::Data, Some(key), |b| b.get(key, pipelined)).await;
+        let o = &self.inner.options;
+        let needs_ttl = self.inner.l1_enabled || o.refresh_ttl_on_get || o.stale_while_revalidate > 0 || o.early_refresh_beta.is_some();
+        let mode = match (needs_ttl, o.pipelined) {
+            (false, _) => GetMode::ValueOnly,
+            (true, true) => GetMode::Pipelined,
+            (true, false) => GetMode::TwoTrips,
+        };
+        let r = self.l2(0, OpKind::Data, Some(key), |b| b.get(key, mode)).await;
         let Some(f) = self.settle(r, None)? else {
             NsStats::inc(&self.inner.stats.l2_misses);
             return Ok(None);
@@ -1198,8 +1203,8 @@ impl Cache {
                 "entries": l1.len(),
                 "bytes": l1.bytes(),
                 "budget_bytes": l1.budget(),
-                "hits": g(&l1.stats.hits),
-                "misses": g(&l1.stats.misses),
+                "hits": l1.hits(),
+                "misses": l1.misses(),
                 "evictions": g(&l1.stats.evictions),
                 "expirations": g(&l1.stats.expirations),
                 "rejected_too_large": g(&l1.stats.rejected_too_large),

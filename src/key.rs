@@ -193,7 +193,21 @@ fn map_codec(e: CodecError) -> KeyError {
 
 /// Lowercase hex of unkeyed BLAKE2b-256 over the canonical bytes.
 pub fn args_hash_hex(canonical: &[u8]) -> String {
-    hex::encode(Blake2b::<blake2::digest::consts::U32>::digest(canonical))
+    let mut s = String::with_capacity(64);
+    push_args_hash_hex(canonical, &mut s);
+    s
+}
+
+/// As [`args_hash_hex`], appended to `out` (no intermediate allocation: the
+/// key derivation is on every cached call's path).
+pub fn push_args_hash_hex(canonical: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Blake2b::<blake2::digest::consts::U32>::digest(canonical);
+    out.reserve(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
 }
 
 /// Builds the interop key `{namespace}:{operation}:{hash}` from the wrapper's

@@ -9,7 +9,7 @@
 
 use parking_lot::RwLock;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,20 +32,32 @@ struct Entry {
     size: usize,
 }
 
+/// xxh3: fast on the ~90-byte keys; keys are Blake2b-derived, so a fixed
+/// seed gives an attacker nothing to aim at.
+type Hasher = xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Box<str>, Entry>,
+    map: HashMap<Box<str>, Entry, Hasher>,
     /// Keys in insertion order with the id of the entry they were queued for;
     /// a stale pair (replaced or removed entry) is skipped by the clock hand.
     queue: VecDeque<(Box<str>, u64)>,
     bytes: usize,
 }
 
-/// Counters of one namespace's L1, read by health reports and metrics.
+/// Hit and miss counters of one shard, on a cache line of their own so that
+/// threads reading different shards never write the same line.
+#[derive(Default)]
+#[repr(align(128))]
+struct ShardCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Counters of one namespace's L1, read by health reports and metrics
+/// (hits and misses: [`L1Namespace::hits`], [`L1Namespace::misses`]).
 #[derive(Default, Debug)]
 pub struct L1Stats {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
     pub evictions: AtomicU64,
     pub expirations: AtomicU64,
     pub rejected_too_large: AtomicU64,
@@ -54,7 +66,8 @@ pub struct L1Stats {
 /// The L1 of one namespace.
 pub struct L1Namespace {
     shards: Box<[RwLock<Shard>]>,
-    hasher: std::collections::hash_map::RandomState,
+    counters: Box<[ShardCounters]>,
+    hasher: Hasher,
     shard_budget: usize,
     max_entry: usize,
     next_id: AtomicU64,
@@ -68,6 +81,7 @@ impl L1Namespace {
         let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
         L1Namespace {
             shards,
+            counters: (0..SHARDS).map(|_| ShardCounters::default()).collect(),
             hasher: Default::default(),
             shard_budget: budget_bytes / SHARDS,
             max_entry: budget_bytes / 8,
@@ -76,42 +90,58 @@ impl L1Namespace {
         }
     }
 
+    fn index(&self, key: &str) -> usize {
+        // Middle bits: the map indexes buckets with the low bits and tags
+        // them with the top seven of the same hash.
+        (self.hasher.hash_one(key) >> 32) as usize & (SHARDS - 1)
+    }
+
     fn shard(&self, key: &str) -> &RwLock<Shard> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) & (SHARDS - 1)]
+        &self.shards[self.index(key)]
+    }
+
+    /// Hits so far (all shards).
+    pub fn hits(&self) -> u64 {
+        self.counters.iter().map(|c| c.hits.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Misses so far (all shards).
+    pub fn misses(&self) -> u64 {
+        self.counters.iter().map(|c| c.misses.load(Ordering::Relaxed)).sum()
     }
 
     /// The value of `key` if present and not expired.
     pub fn get(&self, key: &str) -> Option<Bytes> {
         let now = Instant::now();
+        let idx = self.index(key);
+        let counters = &self.counters[idx];
         {
-            let shard = self.shard(key).read();
+            let shard = self.shards[idx].read();
             match shard.map.get(key) {
                 Some(e) if e.expires.map_or(true, |t| t > now) => {
                     // Relaxed is enough: the bit is a hint for eviction.
                     if !e.visited.load(Ordering::Relaxed) {
                         e.visited.store(true, Ordering::Relaxed);
                     }
-                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    counters.hits.fetch_add(1, Ordering::Relaxed);
                     return Some(e.value.clone());
                 }
                 Some(_) => {}
                 None => {
-                    self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                    counters.misses.fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
             }
         }
         // Expired: remove under the write lock (re-checking, it may have been replaced).
-        let mut shard = self.shard(key).write();
+        let mut shard = self.shards[idx].write();
         if shard.map.get(key).is_some_and(|e| e.expires.is_some_and(|t| t <= now)) {
             if let Some(e) = shard.map.remove(key) {
                 shard.bytes -= e.size;
                 self.stats.expirations.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        counters.misses.fetch_add(1, Ordering::Relaxed);
         None
     }
 
@@ -283,8 +313,8 @@ mod tests {
         assert!(l1.get("k").is_none());
         assert!(l1.put("k", val(10, 7), None));
         assert_eq!(&*l1.get("k").unwrap(), &[7u8; 10][..]);
-        assert_eq!(l1.stats.hits.load(Ordering::Relaxed), 1);
-        assert_eq!(l1.stats.misses.load(Ordering::Relaxed), 1);
+        assert_eq!(l1.hits(), 1);
+        assert_eq!(l1.misses(), 1);
     }
 
     #[test]

@@ -19,8 +19,8 @@ mk venv-bench-pypi -r bench/python/requirements-pypi.txt
 mk venv-bench-cashews -r bench/python/requirements-cashews.txt
 mk venv-bench-redispy -r bench/python/requirements-redispy.txt
 # ours: installed from the repository like a user would, bundling the release core
-CACHEKIT_LIBRARY="$lib" mk venv-bench-ours --force-reinstall --no-deps ./bindings/python
-"build/venv-bench-ours/bin/pip" install -q --disable-pip-version-check ./bindings/python
+CACHEKIT_LIBRARY="$lib" mk venv-bench-ours --force-reinstall ./bindings/python
+rm -rf bindings/python/build bindings/python/src/cachekit.egg-info
 
 url=$(ci/redis.sh start bench-py)
 trap 'ci/redis.sh stop bench-py' EXIT

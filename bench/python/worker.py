@@ -15,7 +15,8 @@ import os
 import sys
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PAYLOAD = {"id": 1, "name": "Ada Lovelace", "tags": ["math", "engines"], "score": 3.5, "active": True}
 

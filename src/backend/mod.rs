@@ -45,6 +45,17 @@ pub struct Fetched {
     pub ttl: Option<Duration>,
 }
 
+/// What a read asks of L2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetMode {
+    /// The value only (nothing needs its TTL: no L1, no refresh policy).
+    ValueOnly,
+    /// Value and remaining TTL in one round trip.
+    Pipelined,
+    /// Value, then remaining TTL (`pipelined: false`).
+    TwoTrips,
+}
+
 /// The configured L2.
 pub enum Backend {
     /// No L2: the client is L1-only.
@@ -67,14 +78,16 @@ impl Backend {
         }
     }
 
-    /// Read a value and its remaining TTL: in one round trip when
-    /// `pipelined`, else in two.
-    pub async fn get(&self, key: &str, pipelined: bool) -> L2Result<Option<Fetched>> {
+    /// Read a value, and its remaining TTL when it is needed.
+    pub async fn get(&self, key: &str, mode: GetMode) -> L2Result<Option<Fetched>> {
         match self {
             Backend::Foreign(f) => f.get(key).await,
             Backend::None => Ok(None),
-            Backend::Redis(r) if pipelined => r.get(key).await,
-            Backend::Redis(r) => r.get_unpipelined(key).await,
+            Backend::Redis(r) => match mode {
+                GetMode::ValueOnly => r.get_value(key).await,
+                GetMode::Pipelined => r.get(key).await,
+                GetMode::TwoTrips => r.get_unpipelined(key).await,
+            },
         }
     }
 

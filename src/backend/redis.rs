@@ -189,6 +189,11 @@ impl RedisBackend {
         Ok(v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
     }
 
+    pub async fn get_value(&self, key: &str) -> L2Result<Option<Fetched>> {
+        let v: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
+        Ok(v.map(|bytes| Fetched { bytes, ttl: None }))
+    }
+
     pub async fn get_unpipelined(&self, key: &str) -> L2Result<Option<Fetched>> {
         let v: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
         let Some(bytes) = v else { return Ok(None) };
