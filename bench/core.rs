@@ -601,11 +601,189 @@ fn bench_codec(k: Knobs) {
     );
 }
 
+
+/// Issue 3: what the reliability gate and metrics cost, against the same
+/// client with them disabled, in the same run.
+fn bench_gate(k: Knobs, targets: &mut Vec<Target>) {
+    let server = redis_server::RedisServer::start();
+    let url = server.url();
+    let on_client = Client::new(Config { redis_url: Some(url.clone()), ..Config::default() }).expect("client");
+    let off_client =
+        Client::new(Config { redis_url: Some(url.clone()), enable_prometheus_metrics: false, ..Config::default() }).expect("client");
+    let off_opts = r#"{"circuit_breaker": false, "adaptive_timeout": false, "backpressure": false, "collect_stats": false, "structured_logging": false}"#;
+    let mk = |c: &Client, extra: &str, l1: bool| {
+        let mut o = CacheOptions::from_json(Some(extra)).unwrap();
+        o.l1_enabled = Some(l1);
+        c.cache(NS, o).unwrap()
+    };
+    let (l2_on, l2_off) = (mk(&on_client, "{}", false), mk(&off_client, off_opts, false));
+    let (l1_on, l1_off) = (mk(&on_client, "{}", true), mk(&off_client, off_opts, true));
+    let args = small_args(11);
+    let value = msgpack_bin_doc(100);
+    for c in [&l2_on, &l1_on, &l1_off] {
+        c.set(OP, &args, &value, None).unwrap();
+    }
+    let mut cases = vec![
+        case("L2 hit, gate + metrics on (defaults)", |n| {
+            for _ in 0..n {
+                black_box(l2_on.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("L2 hit, breaker/timeout/backpressure/stats/metrics off", |n| {
+            for _ in 0..n {
+                black_box(l2_off.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("L1 hit, gate + metrics on (defaults)", |n| {
+            for _ in 0..n {
+                black_box(l1_on.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("L1 hit, all off", |n| {
+            for _ in 0..n {
+                black_box(l1_off.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .enumerate()
+        .map(|(i, (c, x))| {
+            let base = if i < 2 { s[1].median } else { s[3].median };
+            Row { name: c.name.clone(), s: *x, extra: format!("{:.3}x", x.median / base) }
+        })
+        .collect();
+    print_table("Reliability gate and metrics overhead (same server, same run)", &rows, "ratio to the same path with them off");
+    let l2_ratio = s[0].median / s[1].median;
+    targets.push(Target {
+        what: "L2 hit: gate + metrics on / off".into(),
+        measured: format!("{l2_ratio:.3}x ({} vs {})", fmt_ns(s[0].median), fmt_ns(s[1].median)),
+        target: "<= 1.05x".into(),
+        met: l2_ratio <= 1.05,
+    });
+    let l1_delta = s[2].median - s[3].median;
+    targets.push(Target {
+        what: "L1 hit: gate + metrics on minus off".into(),
+        measured: format!("{l1_delta:+.0} ns"),
+        target: "<= +50 ns".into(),
+        met: l1_delta <= 50.0,
+    });
+    drop(cases);
+    drop(server);
+}
+
+/// One stampede: `callers` threads of this process call a cold key whose
+/// function takes 50 ms; returns when the last one has the value.
+fn stampede_once(cache: &cachekit::Cache, key_id: i64, callers: usize, start: std::time::Instant) -> Duration {
+    let args = small_args(key_id as usize);
+    let barrier = std::sync::Barrier::new(callers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..callers)
+            .map(|_| {
+                let (args, barrier) = (&args, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    match cache.fill(OP, args).unwrap() {
+                        cachekit::Fill::Lease(l) => {
+                            std::thread::sleep(Duration::from_millis(50));
+                            l.complete(&msgpack_bin_doc(100), None).unwrap();
+                        }
+                        cachekit::Fill::Hit(v) | cachekit::Fill::Refresh(v, _) => {
+                            black_box(v);
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+    })
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Worker process of the cross-process stampede: 16 callers at an agreed time.
+fn stampede_worker() {
+    let url = std::env::var("STAMPEDE_URL").unwrap();
+    let key: i64 = std::env::var("STAMPEDE_KEY").unwrap().parse().unwrap();
+    let at: u64 = std::env::var("STAMPEDE_AT").unwrap().parse().unwrap();
+    let client = Client::new(Config { redis_url: Some(url), ..Config::default() }).unwrap();
+    let cache = client.cache(NS, CacheOptions::default()).unwrap();
+    cache.get(OP, &small_args(0)).unwrap(); // connect before the start
+    while unix_ms() < at {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let lag = unix_ms() - at;
+    let d = stampede_once(&cache, key, 16, std::time::Instant::now());
+    println!("done_ms {}", d.as_millis() as u64 + lag);
+}
+
+/// Issue 4: 64 concurrent callers on a cold key whose function takes 50 ms.
+fn bench_stampede(k: Knobs, targets: &mut Vec<Target>) {
+    let server = redis_server::RedisServer::start();
+    let url = server.url();
+    let client = Client::new(Config { redis_url: Some(url.clone()), ..Config::default() }).unwrap();
+    let cache = client.cache(NS, CacheOptions::default()).unwrap();
+    cache.get(OP, &small_args(0)).unwrap();
+    let rounds = k.rounds.clamp(3, 11);
+    let mut one: Vec<f64> = Vec::new();
+    let mut four: Vec<f64> = Vec::new();
+    for r in 0..rounds {
+        let key = 1_000 + r as i64 * 2;
+        one.push(stampede_once(&cache, key, 64, std::time::Instant::now()).as_secs_f64() * 1e3);
+        let at = unix_ms() + 400;
+        let kids: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .env("CACHEKIT_BENCH_WORKER", "stampede")
+                    .env("STAMPEDE_URL", &url)
+                    .env("STAMPEDE_KEY", (key + 1).to_string())
+                    .env("STAMPEDE_AT", at.to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let worst = kids
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                text.lines().find_map(|l| l.strip_prefix("done_ms ")).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN)
+            })
+            .fold(0.0f64, f64::max);
+        four.push(worst);
+    }
+    let (s1, s4) = (summarize(one), summarize(four));
+    println!("### Stampede: 64 callers on a cold key, function 50 ms ({rounds} rounds, a new key each)\n");
+    println!("| setting | median time until all have the value | p10 | p90 | ratio to 50 ms |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| 1 process x 64 threads | {:.1} ms | {:.1} ms | {:.1} ms | {:.2}x |", s1.median, s1.p10, s1.p90, s1.median / 50.0);
+    println!("| 4 processes x 16 threads | {:.1} ms | {:.1} ms | {:.1} ms | {:.2}x |", s4.median, s4.p10, s4.p90, s4.median / 50.0);
+    println!();
+    for (what, s) in [("one process", s1), ("four processes", s4)] {
+        targets.push(Target {
+            what: format!("stampede, 64 callers, {what}: time / function time"),
+            measured: format!("{:.2}x ({:.1} ms)", s.median / 50.0, s.median),
+            target: "<= 1.5x".into(),
+            met: s.median / 50.0 <= 1.5,
+        });
+    }
+    drop(server);
+}
+
 fn mbps(bytes: usize, ns: f64) -> String {
     format!("{:.0} MB/s", bytes as f64 / ns * 1e3)
 }
 
 fn main() {
+    if std::env::var("CACHEKIT_BENCH_WORKER").as_deref() == Ok("stampede") {
+        return stampede_worker();
+    }
     // `cargo bench` passes `--bench`; ignore arguments.
     for v in ["CACHEKIT_REDIS_URL", "REDIS_URL", "CACHEKIT_KEY_PREFIX", "CACHEKIT_TENANT_ID", "CACHEKIT_L1_ENABLED", "CACHEKIT_MASTER_KEY"] {
         std::env::remove_var(v);
@@ -614,10 +792,12 @@ fn main() {
     println!("Harness: {} rounds per comparison, batches of ~{} ms; compared cases run alternately (rotating order) in one process; median and p10/p90 over rounds.\n", k.rounds, k.batch.as_millis());
     let mut targets = Vec::new();
     type Section = fn(Knobs, &mut Vec<Target>);
-    let sections: [(&str, Section); 4] = [
+    let sections: [(&str, Section); 6] = [
         ("l1", bench_l1),
         ("threads", bench_threads),
         ("l2", bench_l2),
+        ("gate", bench_gate),
+        ("stampede", bench_stampede),
         ("codec", |k, _| bench_codec(k)),
     ];
     for (name, f) in sections {

@@ -25,4 +25,6 @@ tests/c/run.sh
 echo "== Python: the ABI through ctypes"
 CACHEKIT_LIBRARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/libcachekit.so" \
   build/venv/bin/python -m pytest -q tests/python_smoke
+echo "== Python binding: ruff, basedpyright, pytest"
+CACHEKIT_LIBRARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/libcachekit.so" bindings/python/ci.sh
 echo "== all tests passed"

@@ -338,6 +338,16 @@ pub(crate) struct ProcessState {
     backend_error: Option<String>,
 }
 
+impl Drop for ProcessState {
+    fn drop(&mut self) {
+        // The last reference to a client may be dropped by one of its own
+        // tasks, on a runtime thread, where a blocking shutdown panics.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -627,6 +637,8 @@ impl Client {
 pub(crate) struct NsLocal {
     pub(crate) l1: Option<L1Namespace>,
     pub(crate) rel: Reliability,
+    /// Memo of key derivation for repeated calls.
+    pub(crate) keys: crate::keymemo::KeyMemo,
 }
 
 pub(crate) struct CacheInner {
@@ -680,6 +692,7 @@ impl CacheInner {
             self.client.state().hub.ensure_started(&self.client);
             let cfg = self.client.config();
             NsLocal {
+                keys: crate::keymemo::KeyMemo::new(65_536),
                 l1: self.l1_enabled.then(|| L1Namespace::new(cfg.l1_budget_bytes())),
                 rel: Reliability::new(
                     self.options.circuit_breaker.clone(),
@@ -755,6 +768,18 @@ impl Cache {
     /// Whether an L2 is configured (a miss in L1 is then worth an L2 read).
     pub fn has_l2(&self) -> bool {
         self.has_backend()
+    }
+
+    /// As [`Cache::key`], remembered for repeated calls: a repeated call
+    /// costs one fast hash instead of canonicalisation and Blake2b.
+    pub fn key_shared(&self, operation: &str, args: &[u8]) -> Result<Arc<str>> {
+        let memo = &self.inner.local().keys;
+        if let Some(k) = memo.get(operation, args) {
+            return Ok(k);
+        }
+        let k: Arc<str> = self.key(operation, args)?.into();
+        memo.put(operation, args, k.clone());
+        Ok(k)
     }
 
     /// The full L2 key of `operation` called with `args` (a MessagePack array).
@@ -913,11 +938,13 @@ impl Cache {
         ttl + self.swr()
     }
 
+    /// A log event of this namespace. Warnings and errors (fail-open, bad
+    /// entries) are always delivered, rate-limited to one a second;
+    /// `structured_logging` governs the per-operation debug and info events.
     pub(crate) fn log(&self, level: Level, event: &str, key: Option<&str>, outcome: &str, duration: Option<Duration>, detail: Option<&str>) {
-        if !self.inner.options.structured_logging || !observe::enabled(level) {
+        if !observe::enabled(level) || (level < Level::Warning && !self.inner.options.structured_logging) {
             return;
         }
-        // Warnings about a failing L2 are rate-limited to one a second per namespace.
         if level >= Level::Warning {
             let now = observe::now_ms();
             let last = self.inner.last_warn_ms.load(Ordering::Relaxed);
@@ -929,6 +956,14 @@ impl Cache {
             }
         }
         observe::emit(Event { level, event, namespace: &self.inner.namespace, key, outcome, duration, detail });
+    }
+
+    /// A debug event per cached call (hit or miss), when asked for.
+    #[inline]
+    pub(crate) fn trace(&self, key: &str, outcome: &str) {
+        if observe::enabled(Level::Debug) && self.inner.options.structured_logging {
+            self.log(Level::Debug, "cache_lookup", Some(key), outcome, None, None);
+        }
     }
 
     /// One L2 operation through the reliability gate: admission (breaker,
@@ -1000,12 +1035,16 @@ impl Cache {
     /// Read by full key: L1, then L2 (verified, put in L1).
     pub fn get_by_key(&self, key: &str) -> Result<Option<Bytes>> {
         if let Some(v) = self.l1_get(key) {
+            self.trace(key, "l1_hit");
             return Ok(Some(v));
         }
         if !self.has_backend() {
+            self.trace(key, "miss");
             return Ok(None);
         }
-        self.inner.client.block_on(self.get_l2(key))
+        let v = self.inner.client.block_on(self.get_l2(key))?;
+        self.trace(key, if v.is_some() { "l2_hit" } else { "miss" });
+        Ok(v)
     }
 
     /// The L2 part of a read, for async callers (after their own L1 check).
@@ -1149,19 +1188,19 @@ impl Cache {
 
     /// The cached value of `operation(args)`, if any.
     pub fn get(&self, operation: &str, args: &[u8]) -> Result<Option<Bytes>> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         self.get_by_key(&key)
     }
 
     /// Store `value` for `operation(args)`.
     pub fn set(&self, operation: &str, args: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         self.set_by_key(&key, value, ttl)
     }
 
     /// Whether `operation(args)` has an entry (L1 or L2). Does not verify it.
     pub fn exists(&self, operation: &str, args: &[u8]) -> Result<bool> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         if self.l1().is_some_and(|l1| l1.remaining(&key).is_some()) {
             return Ok(true);
         }
@@ -1175,7 +1214,7 @@ impl Cache {
     /// Remaining lifetime of the entry: `None` if absent, `Some(None)` if it
     /// never expires. L2 is authoritative when it answers.
     pub fn ttl(&self, operation: &str, args: &[u8]) -> Result<Option<Option<Duration>>> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         if self.has_backend() {
             let r = self.inner.client.block_on(self.l2(4, OpKind::Data, Some(&key), |b| b.ttl(&key)));
             match r {

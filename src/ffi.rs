@@ -318,8 +318,8 @@ pub unsafe extern "C" fn ck_make_key(
     guard(|| {
         let out = out(out_key, "out_key")?;
         let cache = cache_ref(cache)?;
-        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
-        *out = to_buf(key.into_bytes());
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        *out = to_buf(key.as_bytes().to_vec());
         Ok(())
     })
 }
@@ -658,7 +658,7 @@ pub unsafe extern "C" fn ck_get_async(
         let mut done = Completion::new(callback)?;
         done.user_data = user_data;
         let cache = cache_ref(cache)?;
-        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         if let Some(v) = cache.l1_get(&key) {
             *out_v = to_buf(v.to_vec());
             *out_f = true;
@@ -708,7 +708,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
         let mut done = Completion::new(callback)?;
         done.user_data = user_data;
         let cache = cache_ref(cache)?;
-        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         if let Some(Fill::Hit(v)) = cache.l1_fill(&key) {
             *out_v = to_buf(v.to_vec());
             *out_l = std::ptr::null_mut();
@@ -724,7 +724,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
         set_pending(out_pending, true);
         let c = cache.clone();
         cache.client().spawn(async move {
-            let r = c.fill_async(key).await;
+            let r = c.fill_async(key.to_string()).await;
             done.call(r.map(|f| match f {
                 Fill::Hit(v) => (Some(v.to_vec()), true, std::ptr::null_mut()),
                 Fill::Refresh(v, lease) => (Some(v.to_vec()), true, Box::into_raw(Box::new(ck_lease { lease }))),
@@ -789,7 +789,7 @@ pub unsafe extern "C" fn ck_set_async(
 ) -> ck_status {
     guard(|| {
         let cache = cache_ref(cache)?;
-        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         let value = bytes(value, value_len, "value")?;
         let ttl = ttl_of(ttl_ms)?;
         let done = callback.map(|cb| Completion { cb, user_data });
@@ -822,7 +822,7 @@ pub unsafe extern "C" fn ck_delete_async(
         let mut done = Completion::new(callback)?;
         done.user_data = user_data;
         let cache = cache_ref(cache)?;
-        let key = cache.key(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         let c = cache.clone();
         cache.client().spawn(async move {
             let r = c.delete_async(&key).await;

@@ -359,11 +359,18 @@ impl Cache {
     /// or a [`Lease`] that makes this caller the one who computes. Blocks
     /// while another caller computes the same key (up to `fill_wait_ms`).
     pub fn fill(&self, operation: &str, args: &[u8]) -> Result<Fill> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         if let Some(f) = self.l1_fill(&key) {
+            self.trace(&key, "l1_hit");
             return Ok(f);
         }
-        self.inner.client.block_on(self.fill_async(key))
+        let f = self.inner.client.block_on(self.fill_async(key.to_string()))?;
+        self.trace(&key, match f {
+            Fill::Hit(_) => "hit",
+            Fill::Refresh(..) => "hit_refresh",
+            Fill::Lease(_) => "miss",
+        });
+        Ok(f)
     }
 
     /// An L1 answer to a fill that needs no I/O: a hit with no early

@@ -32,10 +32,18 @@ pub(crate) const FILLED_CHANNEL: &str = "cachekit:filled";
 pub(crate) const INVALIDATE_CHANNEL: &str = "cachekit:invalidate";
 
 /// Per-process subscriber state (lives in the client's fork-local state).
-#[derive(Default)]
 pub(crate) struct Hub {
     started: AtomicBool,
     waiters: Mutex<HashMap<String, Weak<Notify>>>,
+    /// Marks this process's own messages: their effect is applied already,
+    /// and applying them late could evict an entry filled since.
+    origin: String,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub { started: AtomicBool::new(false), waiters: Mutex::default(), origin: hex::encode(rand::random::<[u8; 8]>()) }
+    }
 }
 
 impl Hub {
@@ -130,29 +138,45 @@ fn handle(client: &Client, channel: &str, payload: &[u8]) {
     match channel {
         FILLED_CHANNEL => client.state().hub.wake(text),
         INVALIDATE_CHANNEL => {
-            let mut parts = text.splitn(3, '\n');
-            let (Some(gen_key), Some(gen), Some(target)) = (parts.next(), parts.next(), parts.next()) else { return };
-            let Ok(gen) = gen.parse::<i64>() else { return };
-            for c in client.live_caches() {
-                if c.generation_key() != gen_key || c.options.l1_sync_ms == 0 {
-                    continue;
-                }
-                if let Some(l1) = c.local().l1.as_ref() {
-                    match target.strip_suffix('*') {
-                        Some(prefix) => {
-                            l1.remove_prefix(prefix);
-                        }
-                        None => {
-                            l1.remove(target);
-                        }
-                    }
-                }
-                NsStats::inc(&c.stats.invalidations_received);
-                // Contiguous generations need no resync.
-                let _ = c.seen_generation.compare_exchange(gen - 1, gen, Ordering::AcqRel, Ordering::Acquire);
+            let mut parts = text.splitn(4, '\n');
+            let (Some(origin), Some(gen_key), Some(gen), Some(target)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+                return;
+            };
+            if origin == client.state().hub.origin {
+                return;
             }
+            let Ok(gen) = gen.parse::<i64>() else { return };
+            apply(client, gen_key, target, Some(gen));
         }
         _ => {}
+    }
+}
+
+/// Remove `target` (a key, or a prefix ending in `*`) from the L1 of every
+/// cache of `client` in the namespace of `gen_key`. With `gen`, a message
+/// from another process: count it and note the generation.
+fn apply(client: &Client, gen_key: &str, target: &str, gen: Option<i64>) {
+    for c in client.live_caches() {
+        // In this process every handle follows at once; from other
+        // processes, the handles that take part.
+        if c.generation_key() != gen_key || (gen.is_some() && c.options.l1_sync_ms == 0) {
+            continue;
+        }
+        if let Some(l1) = c.local().l1.as_ref() {
+            match target.strip_suffix('*') {
+                Some(prefix) => {
+                    l1.remove_prefix(prefix);
+                }
+                None => {
+                    l1.remove(target);
+                }
+            }
+        }
+        if let Some(gen) = gen {
+            NsStats::inc(&c.stats.invalidations_received);
+            // Contiguous generations need no resync.
+            let _ = c.seen_generation.compare_exchange(gen - 1, gen, Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 }
 
@@ -236,8 +260,15 @@ impl CacheInner {
 impl Cache {
     /// Tell other processes that `target` (a key, or a prefix ending in `*`)
     /// was removed: bump the generation and publish. Best effort.
+    /// Remove `target` from the L1 of every handle of this namespace in
+    /// this process.
+    fn apply_local(&self, target: &str) {
+        apply(&self.inner.client, &self.inner.generation_key(), target, None);
+    }
+
     pub(crate) async fn announce(&self, target: &str) {
         let i = &self.inner;
+        self.apply_local(target);
         if !self.has_backend() || i.options.l1_sync_ms == 0 {
             return;
         }
@@ -245,7 +276,8 @@ impl Cache {
         let Ok(gen) = self.l2(2, OpKind::Data, None, |b| b.incr(&gen_key)).await else { return };
         // Our own L1 already applied this change.
         let _ = i.seen_generation.compare_exchange(gen - 1, gen, Ordering::AcqRel, Ordering::Acquire);
-        let msg = format!("{gen_key}\n{gen}\n{target}");
+        let origin = &i.client.state().hub.origin;
+        let msg = format!("{origin}\n{gen_key}\n{gen}\n{target}");
         if self.l2(2, OpKind::Data, None, |b| b.publish(INVALIDATE_CHANNEL, msg.as_bytes())).await.is_ok() {
             NsStats::inc(&i.stats.invalidations_sent);
         }
@@ -256,6 +288,7 @@ impl Cache {
         NsStats::inc(&self.inner.stats.deletes);
         let in_l1 = self.l1().is_some_and(|l1| l1.remove(key));
         if !self.has_backend() {
+            self.apply_local(key);
             return Ok(in_l1);
         }
         let r = self.l2(2, OpKind::Data, Some(key), |b| b.delete(key)).await;
@@ -270,7 +303,7 @@ impl Cache {
 
     /// Delete the entry of `operation(args)`; true if L1 or L2 had it.
     pub fn delete(&self, operation: &str, args: &[u8]) -> Result<bool> {
-        let key = self.key(operation, args)?;
+        let key = self.key_shared(operation, args)?;
         self.delete_by_key(&key)
     }
 
@@ -297,6 +330,7 @@ impl Cache {
             l1.remove_prefix(&prefix);
         }
         if !self.has_backend() {
+            self.apply_local(&format!("{prefix}*"));
             return Ok(0);
         }
         let client = &self.inner.client;

@@ -16,6 +16,7 @@ pub mod fill;
 pub mod fork;
 pub mod invalidate;
 pub mod key;
+pub mod keymemo;
 pub mod l1;
 pub mod metrics;
 pub mod observe;

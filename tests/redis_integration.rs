@@ -521,3 +521,17 @@ fn a_value_that_cannot_be_stored_removes_the_stale_entry_everywhere() {
     assert_eq!(a.get("op", &args(&[1])).unwrap(), None);
     assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
 }
+
+#[test]
+fn a_delete_through_one_handle_reaches_the_l1_of_the_others_in_the_process() {
+    let c = Client::new(Config::load_with(None, |_| None).unwrap()).unwrap();
+    let a = c.cache("handles", CacheOptions::default()).unwrap();
+    let b = c.cache("handles", CacheOptions::default()).unwrap();
+    a.set("op", &args(&[1]), &text("v"), None).unwrap();
+    b.set("op", &args(&[1]), &text("v"), None).unwrap();
+    b.set("op", &args(&[2]), &text("w"), None).unwrap();
+    a.delete("op", &args(&[1])).unwrap();
+    assert_eq!(b.get("op", &args(&[1])).unwrap(), None, "L1-only: b's copy is gone too");
+    a.clear().unwrap();
+    assert_eq!(b.get("op", &args(&[2])).unwrap(), None);
+}

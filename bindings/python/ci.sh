@@ -34,6 +34,6 @@ echo "== python: ruff"
 "$venv/bin/ruff" check src tests
 "$venv/bin/ruff" format --check src tests
 echo "== python: basedpyright"
-"$venv/bin/basedpyright" --pythonpath "$venv/bin/python" src
+"$venv/bin/basedpyright" --pythonpath "$venv/bin/python" src tests
 echo "== python: pytest"
 "$venv/bin/python" -m pytest -q tests "$@"

@@ -18,7 +18,7 @@ from cachekit import cache
 @cache(ttl=60, namespace="example")
 def slow_square(x: int) -> dict[str, object]:
     time.sleep(0.2)  # an expensive computation
-    return {"x": x, "square": x * x, "at": dt.datetime.now(dt.timezone.utc)}
+    return {"x": x, "square": x * x, "at": dt.datetime.now(dt.UTC)}
 
 
 @cache.minimal(ttl=30, namespace="example")

@@ -123,4 +123,15 @@ def test_readme_example(redis_url: str) -> None:
     code = [m.group(2) for m in FENCE.finditer(readme)]
     assert code, "the README has a python example"
     for body in code:
-        exec(compile(body, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102
+        exec(compile(body, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_example_script_runs(redis_url: str) -> None:
+    import subprocess
+    import sys
+
+    script = HERE.parents[3] / "examples" / "python" / "example.py"
+    src = str(HERE.parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "CACHEKIT_REDIS_URL": redis_url}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
+    assert "backend: redis" in out.stdout and "hit" in out.stdout

@@ -159,10 +159,21 @@ def test_invalidation_and_clear(redis_url: str, ns: str) -> None:
     f(1)
     f(2)
     assert n[0] == 3
-    assert f.cache_clear() >= 2
+
+    @cache(namespace=ns)
+    def other(x: int) -> int:
+        n[0] += 1
+        return x
+
+    other(1)
+    assert f.cache_clear() == 2  # this function's entries only
     f(1)
     f(2)
-    assert n[0] == 5
+    other(1)
+    assert n[0] == 6
+    assert f.cache_clear_namespace() >= 3
+    other(1)
+    assert n[0] == 7
 
 
 def test_exceptions_are_not_cached(redis_url: str, ns: str) -> None:
@@ -279,12 +290,137 @@ def test_backend_none_is_l1_only(ns: str) -> None:
     assert f.get_health_status()["backend"] in ("none", "None", "l1-only", "l1_only")
 
 
-def test_custom_backend_objects_are_refused_clearly() -> None:
-    class Mine:
-        def get(self, key: str) -> bytes | None: ...
+class DictBackend:
+    """A custom L2 of the reference's backend protocol, in a dict."""
 
-    with pytest.raises(NotImplementedError, match="custom backend"):
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+        self.ttls: dict[str, int | None] = {}
+        self.fail = False
 
-        @cache(backend=Mine())
+    def get(self, key: str) -> bytes | None:
+        if self.fail:
+            raise ConnectionError("down")
+        return self.data.get(key)
+
+    def set(self, key: str, value: bytes, ttl: int | None = None) -> None:
+        if self.fail:
+            raise ConnectionError("down")
+        self.data[key] = value
+        self.ttls[key] = ttl
+
+    def delete(self, key: str) -> bool:
+        return self.data.pop(key, None) is not None
+
+    def exists(self, key: str) -> bool:
+        return key in self.data
+
+    def health_check(self) -> tuple[bool, dict[str, Any]]:
+        return (not self.fail, {})
+
+
+def test_custom_backend_is_the_l2(ns: str) -> None:
+    backend = DictBackend()
+    n = counter()
+
+    def make() -> Any:
+        @cache(backend=backend, namespace=ns, operation="op", ttl=120, l1_enabled=False)
+        def f(x: int) -> dict[str, int]:
+            n[0] += 1
+            return {"x": x}
+
+        return f
+
+    a, b = make(), make()
+    assert a(1) == {"x": 1}
+    assert b(1) == {"x": 1}  # served by the custom backend
+    assert n[0] == 1
+    key = a.cache_key(1)
+    assert key in backend.data and backend.ttls[key] == 120
+    assert a.check_health()["system"]["status"] == "healthy"
+    assert a.invalidate_cache(1) is True and key not in backend.data
+    backend.fail = True  # a failing custom backend is a failing L2: fail-open
+    assert a(2) == {"x": 2}
+    assert a(2) == {"x": 2}
+    assert a.check_health()["system"]["status"] == "unhealthy"
+
+
+def test_custom_backend_must_have_the_protocol() -> None:
+    class NotABackend:
+        pass
+
+    with pytest.raises(TypeError, match="custom backend"):
+
+        @cache(backend=NotABackend())
         def f() -> int:
             return 1
+
+
+def test_custom_backend_with_async_functions(ns: str) -> None:
+    import asyncio
+
+    backend = DictBackend()
+    n = counter()
+
+    @cache(backend=backend, namespace=ns, l1_enabled=False)
+    async def f(x: int) -> list[int]:
+        n[0] += 1
+        return [x]
+
+    async def main() -> None:
+        assert await f(3) == [3]
+        await asyncio.sleep(0.1)  # the async fill writes L2 in the background
+        assert await f(3) == [3]
+
+    asyncio.run(main())
+    assert n[0] == 1 and len(backend.data) == 1
+
+
+def test_stale_while_revalidate_refreshes_in_the_background(redis_url: str, ns: str) -> None:
+    """When the core returns a value together with a lease (a refresh is due),
+    the caller gets the value at once and the function runs in the background."""
+    n = counter()
+
+    @cache(namespace=ns, ttl=1, stale_while_revalidate=30, l1_enabled=False)
+    def f() -> int:
+        n[0] += 1
+        time.sleep(0.2)
+        return n[0]
+
+    if "stale_while_revalidate" not in f.cache_options:
+        pytest.skip("this core has no stale_while_revalidate option")
+    assert f() == 1
+    time.sleep(1.2)  # expired, within the stale window
+    t = time.perf_counter()
+    assert f() == 1  # the stale value, at once
+    assert time.perf_counter() - t < 0.15
+    for _ in range(50):
+        if n[0] == 2 and f() == 2:
+            break
+        time.sleep(0.05)
+    assert f() == 2 and n[0] == 2
+
+
+def test_async_stale_while_revalidate(redis_url: str, ns: str) -> None:
+    import asyncio
+
+    n = counter()
+
+    @cache(namespace=ns, ttl=1, stale_while_revalidate=30, l1_enabled=False)
+    async def f() -> int:
+        n[0] += 1
+        await asyncio.sleep(0.1)
+        return n[0]
+
+    if "stale_while_revalidate" not in f.cache_options:
+        pytest.skip("this core has no stale_while_revalidate option")
+
+    async def main() -> list[int]:
+        first = await f()
+        await asyncio.sleep(1.2)
+        stale = await f()
+        await asyncio.sleep(0.5)
+        fresh = await f()
+        return [first, stale, fresh]
+
+    assert asyncio.run(main()) == [1, 1, 2]

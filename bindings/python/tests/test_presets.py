@@ -178,6 +178,7 @@ def test_compat_parameters_are_accepted(redis_url: str, ns: str) -> None:
 
     assert f(2) == 2 and f(2) == 2
     assert features(f)["adaptive_timeout"] is False
+    assert f.cache_options["refresh_ttl_on_get"] is True or "refresh_ttl_on_get" not in f.cache_options
 
 
 def test_bad_parameters_raise(redis_url: str) -> None:

@@ -98,7 +98,7 @@ def test_auto_round_trip(redis_url: str, ns: str) -> None:
     assert n == 1
     assert isinstance(got["array"], np.ndarray) and got["array"].dtype == np.float32
     assert np.array_equal(got["array"], value["array"])
-    assert got["scalar"] == 7 and isinstance(got["scalar"], np.int64)
+    assert got["scalar"] == 7 and type(got["scalar"]).__name__ == "int64"
     assert got["id"] == u and got["tags"] == {"a", "b"} and got["frozen"] == frozenset({1})
     assert got["tuple"] == (1, (2, 3)) and got["dec"] == decimal.Decimal("1.10")
     assert got["dt"] == value["dt"] and got["td"] == value["td"] and got["big"] == 2**70

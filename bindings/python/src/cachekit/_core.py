@@ -80,7 +80,7 @@ def install_log_callback(min_level: int = 10) -> None:
             raise_status(status, "ck_set_log_callback")
 
 
-def _initial_log_level() -> int:
+def initial_log_level() -> int:
     eff = log.getEffectiveLevel()
     return min(max(eff, 10), 30)
 
@@ -98,6 +98,13 @@ class Client:
             raise_status(status, "cannot create the client")
         self.handle: Any = handle
         self.config_json: str | None = config_json
+
+    @classmethod
+    def from_handle(cls, handle: Any, config_json: str | None) -> Client:
+        self = cls.__new__(cls)
+        self.handle = handle
+        self.config_json = config_json
+        return self
 
     def metrics(self) -> str:
         buf = CkBuf()
@@ -121,7 +128,7 @@ def get_client(config_json: str | None = None) -> Client:
     with _clients_lock:
         c = _clients.get(config_json)
         if c is None:
-            install_log_callback(_initial_log_level())
+            install_log_callback(initial_log_level())
             c = Client(config_json)
             _clients[config_json] = c
         return c
@@ -197,6 +204,16 @@ class Namespace:
         if status != CK_OK:
             raise_status(status, "ck_make_key")
         return take_buf(buf).decode()
+
+    def clear_operation(self, op: bytes) -> int:
+        """Delete every entry of one operation (falls back to the namespace on an older core)."""
+        if not hasattr(lib, "ck_clear_operation"):
+            return self.clear()
+        n = ctypes.c_uint64(0)
+        status = lib.ck_clear_operation(self.handle, op, ctypes.byref(n))
+        if status != CK_OK:
+            raise_status(status, "ck_clear_operation")
+        return int(n.value)
 
     def clear(self) -> int:
         n = ctypes.c_uint64(0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import msgpack
 
 _EMPTY = inspect.Parameter.empty
+_tls = threading.local()  # one reusable Packer per thread (Packer objects are not thread-safe)
 _packb: Callable[..., bytes] = msgpack.packb  # pyright: ignore[reportAssignmentType]
 
 
@@ -95,4 +97,13 @@ class ArgBinder:
         return out[self.skip :] if self.skip else out
 
     def encode(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        return pack_args(self.values(args, kwargs))
+        values = self.values(args, kwargs)
+        try:
+            packer = _tls.packer
+        except AttributeError:
+            packer = _tls.packer = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
+        # Not re-entered: _default packs set payloads with a fresh packb.
+        try:
+            return packer.pack(values)  # the packer resets itself when this raises
+        except OverflowError as e:
+            raise TypeError(f"cachekit: integer argument outside the 64-bit range: {e}") from e

@@ -20,9 +20,11 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload
 
-from cachekit import _core, _ffi
+from typing_extensions import ParamSpec
+
+from cachekit import _core, _ffi, backends
 from cachekit._ffi import CK_OK, CkBuf, lib
 from cachekit._keys import ArgBinder, pack_args
 from cachekit.config import CachekitConfig
@@ -38,7 +40,9 @@ from cachekit.serializers import EncryptionWrapper, SerializerProtocol, get_seri
 
 log = logging.getLogger("cachekit")
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 class _Unset:
@@ -59,6 +63,33 @@ class CacheInfo(NamedTuple):
     l1_hits: int
     l2_hits: int
     l2_errors: int
+
+
+class CachedFunction(Protocol, Generic[P, R_co]):  # pyright: ignore[reportInvalidTypeVarUse]
+    """What ``@cache`` returns: the function, plus the cache methods."""
+
+    __wrapped__: Callable[..., Any]
+    __name__: str
+    __qualname__: str
+    cache_serializer: SerializerProtocol
+    cache_tracing: bool
+    cache_profile: str
+    cache_namespace: str
+    cache_operation: str
+    cache_options: dict[str, Any]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def __get__(self, obj: Any, objtype: Any = None) -> Callable[..., R_co]: ...
+    def get_health_status(self) -> dict[str, Any]: ...
+    def check_health(self) -> dict[str, Any]: ...
+    def invalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
+    async def ainvalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
+    def cache_clear(self) -> int: ...
+    def cache_clear_namespace(self) -> int: ...
+    def cache_info(self) -> CacheInfo: ...
+    def cache_key(self, *args: Any, **kwargs: Any) -> str: ...
+    def cache_exists(self, *args: Any, **kwargs: Any) -> bool: ...
+    def cache_ttl(self, *args: Any, **kwargs: Any) -> float | None: ...
 
 
 # ------------------------------------------------------------------ profiles
@@ -398,19 +429,47 @@ class _Settings:
             doc["redis_url"] = None
         elif isinstance(backend, str):
             doc["redis_url"] = backend
-        elif backend is not UNSET:
-            raise NotImplementedError(
-                "cachekit: custom backend objects are not supported yet (the core has no foreign-backend ABI); "
-                + "use backend=None (L1-only) or a Redis URL"
-            )
+        self.custom_backend: Any = None
+        if backend is not None and backend is not UNSET and not isinstance(backend, str):
+            self.custom_backend = backend
+            doc.pop("redis_url", None)
         self.client_json: str | None = json.dumps(doc, sort_keys=True) if doc else None
 
-        # accepted for compatibility (documented in the README)
+        # Options newer cores know; forwarded when given, dropped (with a debug
+        # log) by an older core that refuses them. safe_mode is accepted only.
         self.safe_mode: bool = bool(kw.get("safe_mode") or False)
-        self.pipelined: bool = bool(kw.get("pipelined", True) if given("pipelined") else True)
-        self.refresh_ttl_on_get: bool = bool(kw.get("refresh_ttl_on_get") or False)
-        if self.refresh_ttl_on_get:
-            log.debug("cachekit: refresh_ttl_on_get is accepted but not implemented by the core yet")
+        self.newer_options: tuple[str, ...] = ()
+        for name, conv in _NEWER_OPTIONS.items():
+            if given(name) and kw[name] is not None:
+                opts[name] = conv(kw[name])
+                self.newer_options += (name,)
+
+
+_NEWER_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "refresh_ttl_on_get": bool,
+    "ttl_refresh_threshold": float,
+    "pipelined": bool,
+    "early_refresh_beta": float,
+    "stale_while_revalidate": int,
+}
+
+# ------------------------------------------------------------------ background refreshes
+
+_refresh_pool: list[Any] = [None, 0]  # executor, pid that made it
+_refresh_lock = threading.Lock()
+_refresh_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _submit_refresh(job: Callable[[], None]) -> None:
+    """Run a refresh the core asked for (a value was returned together with a lease)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _refresh_lock:
+        if _refresh_pool[0] is None or _refresh_pool[1] != os.getpid():  # new, or inherited by a fork
+            _refresh_pool[0] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cachekit-refresh")
+            _refresh_pool[1] = os.getpid()
+        pool = _refresh_pool[0]
+    pool.submit(job)
 
 
 def _skip_first(func: Callable[..., Any]) -> bool:
@@ -427,8 +486,19 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         raise TypeError(f"@cache decorates functions, not {type(func).__name__}")
 
     s = _Settings(func, preset, kw)
-    client = _core.get_client(s.client_json)
-    ns = _core.Namespace(client, s.namespace, s.options)
+    if s.custom_backend is not None:
+        client = backends.client_for(s.custom_backend, s.client_json)
+    else:
+        client = _core.get_client(s.client_json)
+    try:
+        ns = _core.Namespace(client, s.namespace, s.options)
+    except ConfigurationError as e:
+        if not s.newer_options or "unknown cache option" not in str(e):
+            raise
+        log.debug("cachekit: this core does not know %s; ignoring them", ", ".join(s.newer_options))
+        for name in s.newer_options:
+            s.options.pop(name, None)
+        ns = _core.Namespace(client, s.namespace, s.options)
     if s.verbose:
         _core.verbose_namespaces.add(s.namespace)
         _core.install_log_callback(10)
@@ -480,6 +550,15 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         take = _ffi.take_buf
         cb = _completion_cb
 
+        async def arefresh(lease_p: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as e:
+                abort(lease_p)
+                log.warning("cachekit: background refresh of %s failed: %r", fname, e)
+                return
+            store(lease_p, result, complete_async, _NULL_COMPLETION, None)
+
         async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
             a = encode(args, kwargs)
             buf = CkBuf()
@@ -492,12 +571,18 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             if status != CK_OK:
                 _core.raise_status(status, f"looking up {fname}")
             if pending.value:
-                status, data, _found, lease_p = await _wait_pending(token)
+                status, data, found, lease_p = await _wait_pending(token)
                 if status != CK_OK:
                     _core.raise_status(status, f"looking up {fname}: {data.decode('utf-8', 'replace')}")
             else:
                 lease_p = int(lease.value or 0)
-                data = b"" if lease_p else take(buf)
+                found = bool(buf.data)
+                data = take(buf)
+            if lease_p and found:  # a value and a lease: return it, refresh in the background
+                task = asyncio.get_running_loop().create_task(arefresh(lease_p, args, kwargs))
+                _refresh_tasks.add(task)
+                task.add_done_callback(_refresh_tasks.discard)
+                lease_p = 0
             if not lease_p:
                 try:
                     return deser(data), True
@@ -531,6 +616,18 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         wrapper: Any = functools.wraps(func)(awrapper)
     else:
 
+        def _bg_refresh(lease: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as e:
+                abort(lease)
+                log.warning("cachekit: background refresh of %s failed: %r", fname, e)
+                return
+            try:
+                store(lease, result, complete)
+            except BaseException as e:
+                log.warning("cachekit: background refresh of %s not stored: %r", fname, e)
+
         def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
             a = encode(args, kwargs)
             try:
@@ -541,6 +638,14 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             if status:
                 _core.raise_status(status, f"looking up {fname}")
             lease = o.lease.value
+            if lease and o.data.value:  # a value and a lease: return it, refresh in the background
+                data = string_at(o.data, o.n.value)
+                _submit_refresh(lambda: _bg_refresh(lease, args, kwargs))
+                try:
+                    return deser(data), True
+                except Exception as e:
+                    undecodable(e, a)
+                    return func(*args, **kwargs), False
             if not lease:
                 n = o.n.value
                 try:
@@ -570,6 +675,8 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                     _core.raise_status(status, f"looking up {fname}")
                 lease = o.lease.value
                 if lease:
+                    if o.data.value:  # a value and a lease: return it, refresh in the background
+                        return _refresh_now(lease, string_at(o.data, o.n.value), a, args, kwargs)
                     return _miss(lease, args, kwargs)
                 n = o.n.value
                 try:
@@ -577,6 +684,20 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 except Exception as e:
                     undecodable(e, a)
                     return func(*args, **kwargs)
+
+            def _refresh_now(lease: int, data: bytes, a: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                _submit_refresh(lambda: _background(lease, args, kwargs))
+                try:
+                    return deser(data)
+                except Exception as e:
+                    undecodable(e, a)
+                    return func(*args, **kwargs)
+
+            def _background(lease: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+                try:
+                    _miss(lease, args, kwargs)
+                except BaseException as e:
+                    log.warning("cachekit: background refresh of %s failed: %r", fname, e)
 
             def _miss(lease: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 try:
@@ -617,7 +738,11 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, lambda: invalidate_cache(*args, **kwargs))
 
     def cache_clear() -> int:
-        """Delete every entry of this function's namespace (L1 and L2). Returns the L2 keys deleted."""
+        """Delete every entry of this function (L1 of every process and L2). Returns the L2 keys deleted."""
+        return ns.clear_operation(op)
+
+    def cache_clear_namespace() -> int:
+        """Delete every entry of this function's whole namespace (L1 and L2)."""
         return ns.clear()
 
     def cache_info() -> CacheInfo:
@@ -653,6 +778,7 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
     wrapper.invalidate_cache = invalidate_cache
     wrapper.ainvalidate_cache = ainvalidate_cache
     wrapper.cache_clear = cache_clear
+    wrapper.cache_clear_namespace = cache_clear_namespace
     wrapper.cache_info = cache_info
     wrapper.cache_key = cache_key
     wrapper.cache_exists = cache_exists
@@ -675,7 +801,7 @@ class CacheDecorator:
         self._preset: str | None = preset
 
     @overload
-    def __call__(self, func: F, /) -> F: ...
+    def __call__(self, func: Callable[P, R], /) -> CachedFunction[P, R]: ...
 
     @overload
     def __call__(
@@ -713,7 +839,9 @@ class CacheDecorator:
         l1_plaintext: bool = ...,
         fail_closed: bool = ...,
         config: CachekitConfig | None = ...,
-    ) -> Callable[[F], F]: ...
+        early_refresh_beta: float | None = ...,
+        stale_while_revalidate: int | None = ...,
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
 
     def __call__(self, func: Any = None, /, **kwargs: Any) -> Any:
         if func is not None and not kwargs and (callable(func) or isinstance(func, (classmethod, staticmethod))):
@@ -755,4 +883,4 @@ class CacheDecorator:
 
 cache = CacheDecorator()
 
-__all__ = ["PROFILES", "CacheDecorator", "CacheInfo", "cache", "detect_profile"]
+__all__ = ["PROFILES", "CacheDecorator", "CacheInfo", "CachedFunction", "cache", "detect_profile"]

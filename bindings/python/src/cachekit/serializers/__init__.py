@@ -25,6 +25,7 @@ from cachekit.errors import SerializationError
 
 _log = logging.getLogger("cachekit")
 _packb: Callable[..., bytes] = msgpack.packb  # pyright: ignore[reportAssignmentType]
+_unpackb: Callable[..., Any] = msgpack.unpackb
 
 
 @runtime_checkable
@@ -95,7 +96,9 @@ class StandardSerializer:
             raise TypeError(f"StandardSerializer: integer out of the 64-bit range: {e}") from e
 
     def deserialize(self, data: bytes) -> Any:
-        return msgpack.unpackb(data, raw=False, object_hook=_std_hook, strict_map_key=False)
+        if b"__" in data:  # may hold date/time marker maps: decode them
+            return _unpackb(data, raw=False, object_hook=_std_hook, strict_map_key=False)
+        return _unpackb(data, raw=False, strict_map_key=False)
 
 
 DefaultSerializer = StandardSerializer
