@@ -614,6 +614,7 @@ impl Client {
             fill_micros: AtomicU64::new(0),
             seen_generation: std::sync::atomic::AtomicI64::new(-1),
             generation_checked_ms: AtomicU64::new(0),
+            memo_owner: crate::keymemo::new_owner(),
         });
         self.inner.caches.push(Arc::downgrade(&inner));
         Ok(Cache { inner })
@@ -637,8 +638,6 @@ impl Client {
 pub(crate) struct NsLocal {
     pub(crate) l1: Option<L1Namespace>,
     pub(crate) rel: Reliability,
-    /// Memo of key derivation for repeated calls.
-    pub(crate) keys: crate::keymemo::KeyMemo,
 }
 
 pub(crate) struct CacheInner {
@@ -664,6 +663,8 @@ pub(crate) struct CacheInner {
     pub(crate) seen_generation: std::sync::atomic::AtomicI64,
     /// When the generation was last checked (observe::now_ms).
     pub(crate) generation_checked_ms: AtomicU64,
+    /// This handle's id in the key-derivation memo.
+    pub(crate) memo_owner: u64,
 }
 
 /// One namespace of a client: the object every cached call goes through.
@@ -692,7 +693,6 @@ impl CacheInner {
             self.client.state().hub.ensure_started(&self.client);
             let cfg = self.client.config();
             NsLocal {
-                keys: crate::keymemo::KeyMemo::new(65_536),
                 l1: self.l1_enabled.then(|| L1Namespace::new(cfg.l1_budget_bytes())),
                 rel: Reliability::new(
                     self.options.circuit_breaker.clone(),
@@ -773,12 +773,12 @@ impl Cache {
     /// As [`Cache::key`], remembered for repeated calls: a repeated call
     /// costs one fast hash instead of canonicalisation and Blake2b.
     pub fn key_shared(&self, operation: &str, args: &[u8]) -> Result<Arc<str>> {
-        let memo = &self.inner.local().keys;
-        if let Some(k) = memo.get(operation, args) {
+        let owner = self.inner.memo_owner;
+        if let Some(k) = crate::keymemo::get(owner, operation, args) {
             return Ok(k);
         }
         let k: Arc<str> = self.key(operation, args)?.into();
-        memo.put(operation, args, k.clone());
+        crate::keymemo::put(owner, operation, args, k.clone());
         Ok(k)
     }
 

@@ -17,7 +17,19 @@ use std::time::Instant;
 /// Bytes accounted per entry on top of key and value (map slot, queue slot,
 /// Arc header): keeps the byte bound honest for tiny values.
 const ENTRY_OVERHEAD: usize = 96;
-const SHARDS: usize = 16;
+const SHARDS: usize = 64;
+
+/// A shard on cache lines of its own: neighbouring shards used by different
+/// threads must not share a line (false sharing on the lock word).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// A stored value: shared, immutable bytes.
 pub type Bytes = Arc<[u8]>;
@@ -45,8 +57,8 @@ struct Shard {
     bytes: usize,
 }
 
-/// Hit and miss counters of one shard, on a cache line of their own so that
-/// threads reading different shards never write the same line.
+/// Hit and miss counters of one stripe, on a cache line of their own. Each
+/// thread counts in its own stripe, so readers never write a shared line.
 #[derive(Default)]
 #[repr(align(128))]
 struct ShardCounters {
@@ -65,7 +77,7 @@ pub struct L1Stats {
 
 /// The L1 of one namespace.
 pub struct L1Namespace {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Padded<RwLock<Shard>>]>,
     counters: Box<[ShardCounters]>,
     hasher: Hasher,
     shard_budget: usize,
@@ -78,16 +90,28 @@ impl L1Namespace {
     /// An L1 of `budget_bytes` in all. A value larger than an eighth of the
     /// budget is never kept: one huge value must not flush a namespace.
     pub fn new(budget_bytes: usize) -> Self {
-        let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
+        let shards = (0..SHARDS).map(|_| Padded(RwLock::new(Shard::default()))).collect();
         L1Namespace {
             shards,
-            counters: (0..SHARDS).map(|_| ShardCounters::default()).collect(),
+            counters: (0..16).map(|_| ShardCounters::default()).collect(),
             hasher: Default::default(),
             shard_budget: budget_bytes / SHARDS,
             max_entry: budget_bytes / 8,
             next_id: AtomicU64::new(1),
             stats: L1Stats::default(),
         }
+    }
+
+    /// This thread's counter stripe.
+    #[inline]
+    fn stripe(&self) -> &ShardCounters {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            };
+        }
+        &self.counters[STRIPE.with(|s| *s) % self.counters.len()]
     }
 
     fn index(&self, key: &str) -> usize {
@@ -100,12 +124,12 @@ impl L1Namespace {
         &self.shards[self.index(key)]
     }
 
-    /// Hits so far (all shards).
+    /// Hits so far (all stripes).
     pub fn hits(&self) -> u64 {
         self.counters.iter().map(|c| c.hits.load(Ordering::Relaxed)).sum()
     }
 
-    /// Misses so far (all shards).
+    /// Misses so far (all stripes).
     pub fn misses(&self) -> u64 {
         self.counters.iter().map(|c| c.misses.load(Ordering::Relaxed)).sum()
     }
@@ -114,7 +138,7 @@ impl L1Namespace {
     pub fn get(&self, key: &str) -> Option<Bytes> {
         let now = Instant::now();
         let idx = self.index(key);
-        let counters = &self.counters[idx];
+        let counters = self.stripe();
         {
             let shard = self.shards[idx].read();
             match shard.map.get(key) {
