@@ -52,7 +52,7 @@ The server is then frozen for 2 s while one thread keeps calling.
 | figure | value |
 |---|---|
 | calls while paused | {p['calls_while_paused']} |
-| worst call latency while paused | {ms(p['worst_latency_while_paused_ms'])} (one read and one write, each bounded by the timeout) |
+| worst call latency while paused | {ms(p['worst_latency_while_paused_ms'])} (a miss: read, fill lock and write, each bounded by the timeout) |
 | times the breaker opened | {p['times_opened']} |
 | time from SIGCONT to recovered | {ms(p['time_to_recover_after_resume_ms'])} |
 

@@ -539,7 +539,10 @@ impl Client {
         let _guard = rt.enter();
         let mut f = std::pin::pin!(f);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match f.as_mut().poll(&mut cx) {
+        // Reads and writes of this first poll use this thread's own Redis
+        // connection (no cross-thread wake-ups); anything that must wait
+        // (locks, fills of others) continues on the runtime.
+        match crate::backend::redis::as_blocking_caller(|| f.as_mut().poll(&mut cx)) {
             std::task::Poll::Ready(v) => v,
             std::task::Poll::Pending => rt.block_on(f),
         }
@@ -984,6 +987,7 @@ impl Cache {
             }
         };
         let timeout = permit.timeout();
+        crate::backend::redis::set_call_timeout(Some(timeout));
         if permit.is_trial() {
             // Half-open: reconnect the pool first, within the same bound.
             let _ = tokio::time::timeout(timeout, state.backend.revive()).await;

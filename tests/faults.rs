@@ -208,9 +208,9 @@ fn a_paused_redis_never_holds_a_call_beyond_the_timeout() {
             "time_to_recover_after_resume_ms": recovered.map(|d| d.as_secs_f64() * 1e3),
         }),
     );
-    // Each call may wait for at most one L2 read and one L2 write, each
-    // bounded by the adaptive timeout.
-    let bound = Duration::from_secs_f64(2.0 * timeout_before) + Duration::from_millis(150);
+    // A miss makes at most three L2 round trips (read, fill lock, write),
+    // each bounded by the adaptive timeout; hits make one.
+    let bound = Duration::from_secs_f64(3.0 * timeout_before) + Duration::from_millis(150);
     assert!(worst <= bound, "worst call {worst:?} exceeds the bound {bound:?}");
     assert!(opened >= 1, "the breaker opened while Redis was paused");
     assert!(recovered.is_some(), "the client recovered after SIGCONT");

@@ -18,7 +18,35 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 /// cannot overwrite what was written after it.
 const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); return 1 else return 0 end";
 
+thread_local! {
+    /// Set while a blocking caller's thread polls its own call (see
+    /// `Client::block_on`): L2 reads and writes then run on a connection of
+    /// that thread, with no hand-off to the runtime's threads.
+    static BLOCKING_CALLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The timeout the reliability gate gave the current operation.
+    static CALL_TIMEOUT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+    /// This thread's direct connections, by backend id, with the fork
+    /// generation they were made in.
+    static DIRECT: std::cell::RefCell<std::collections::HashMap<u64, (u64, redis::Connection)>> = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Mark this thread as a blocking caller for the duration of `f`.
+pub fn as_blocking_caller<T>(f: impl FnOnce() -> T) -> T {
+    let prev = BLOCKING_CALLER.with(|b| b.replace(true));
+    let r = f();
+    BLOCKING_CALLER.with(|b| b.set(prev));
+    r
+}
+
+/// The gate's timeout for the operation about to run on this thread.
+pub fn set_call_timeout(t: Option<Duration>) {
+    CALL_TIMEOUT.with(|c| c.set(t));
+}
+
 pub struct RedisBackend {
+    /// Identifies this backend's direct connections in each thread.
+    id: u64,
+    connect_timeout: Duration,
     client: redis::Client,
     conns: Vec<ConnectionManager>,
     /// Whether each connection's last command reached the server.
@@ -56,7 +84,10 @@ impl RedisBackend {
             .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), mcfg.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(RedisBackend {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            connect_timeout: cfg.connect_timeout(),
             client,
             up: conns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
             conns,
@@ -182,15 +213,72 @@ impl RedisBackend {
         }
     }
 
+    /// Run `f` on this thread's direct connection when the thread is a
+    /// blocking caller; `None` otherwise (use the async connections).
+    fn direct<T>(&self, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
+        if !BLOCKING_CALLER.with(|b| b.get()) {
+            return None;
+        }
+        let timeout = CALL_TIMEOUT.with(|c| c.get()).unwrap_or(self.timeout).max(Duration::from_millis(1));
+        let gen = crate::fork::generation();
+        Some(DIRECT.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.get(&self.id).is_some_and(|(g, _)| *g != gen) {
+                // Made before a fork: its socket is shared with the parent.
+                // Forget it without sending anything on it.
+                if let Some((_, c)) = d.remove(&self.id) {
+                    std::mem::forget(c);
+                }
+            }
+            // An idle connection may have died with the server (restart,
+            // idle timeout): one retry on a fresh one, as for any pooled
+            // connection. Only GET/SET go this way, and both are idempotent.
+            for attempt in 0..2 {
+                let fresh = !d.contains_key(&self.id);
+                if fresh {
+                    // Bounded by the operation's timeout too: a frozen server
+                    // must not hold the caller for a full connect timeout.
+                    let c = self.client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
+                    d.insert(self.id, (gen, c));
+                }
+                let (_, c) = d.get_mut(&self.id).expect("inserted above");
+                let _ = c.set_read_timeout(Some(timeout));
+                let _ = c.set_write_timeout(Some(timeout));
+                match f(c) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => {
+                        let dropped = !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error());
+                        let e = classify(e);
+                        if e.class == ErrorClass::Transient {
+                            d.remove(&self.id); // reconnect next time
+                        }
+                        if !(dropped && !fresh && attempt == 0) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            unreachable!("the second attempt returns")
+        }))
+    }
+
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let (v, pttl): (Option<Vec<u8>>, i64) = self.run_pipe(&pipe).await?;
+        let (v, pttl): (Option<Vec<u8>>, i64) = match self.direct(|c| pipe.query(c)) {
+            Some(r) => r?,
+            None => self.run_pipe(&pipe).await?,
+        };
         Ok(v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
     }
 
     pub async fn get_value(&self, key: &str) -> L2Result<Option<Fetched>> {
-        let v: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        let v: Option<Vec<u8>> = match self.direct(|c| cmd.query(c)) {
+            Some(r) => r?,
+            None => self.run(&cmd).await?,
+        };
         Ok(v.map(|bytes| Fetched { bytes, ttl: None }))
     }
 
@@ -205,7 +293,10 @@ impl RedisBackend {
         let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as u64;
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(value).arg("PX").arg(ms);
-        self.run::<()>(&cmd).await
+        match self.direct(|c| cmd.query::<()>(c)) {
+            Some(r) => r,
+            None => self.run::<()>(&cmd).await,
+        }
     }
 
     pub async fn delete(&self, key: &str) -> L2Result<bool> {
@@ -245,17 +336,16 @@ impl RedisBackend {
         }
     }
 
-    /// Wake every connection that is not known to be up: a command on a
-    /// broken connection fails and starts its reconnection, a second one
-    /// waits for it. Used before a half-open trial, so that one broken
-    /// connection of the pool does not fail the trial for a Redis that is
-    /// back. Bounded by the caller's timeout.
+    /// Wake every connection of the pool: a command on a broken connection
+    /// fails and starts its reconnection, a second one waits for it. Used
+    /// before a half-open trial, so that a connection that broke while the
+    /// circuit was open (and nothing was sent) does not fail the trial for a
+    /// Redis that is back. Bounded by the caller's timeout.
     pub async fn revive(&self) {
+        // This thread's direct connection may be just as stale.
+        DIRECT.with(|d| d.borrow_mut().remove(&self.id));
         let mut set = tokio::task::JoinSet::new();
         for (i, c) in self.conns.iter().enumerate() {
-            if self.up[i].load(Ordering::Relaxed) {
-                continue;
-            }
             let mut c = c.clone();
             set.spawn(async move {
                 for _ in 0..2 {
