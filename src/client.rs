@@ -988,11 +988,15 @@ impl Cache {
         };
         let timeout = permit.timeout();
         crate::backend::redis::set_call_timeout(Some(timeout));
-        if permit.is_trial() {
-            // Half-open: reconnect the pool first, within the same bound.
-            let _ = tokio::time::timeout(timeout, state.backend.revive()).await;
-        }
-        let res = match tokio::time::timeout(timeout, f(&state.backend)).await {
+        let trial = permit.is_trial();
+        let attempt = async {
+            if trial {
+                // Half-open: reconnect the pool first, within the same bound.
+                state.backend.revive().await;
+            }
+            f(&state.backend).await
+        };
+        let res = match tokio::time::timeout(timeout, attempt).await {
             Ok(r) => r,
             Err(_) => Err(L2Error {
                 class: ErrorClass::Transient,

@@ -319,8 +319,8 @@ impl Prepared {
                 match r {
                     Ok(true) => {
                         hold.settled = true;
+                        // The fenced write also announced the fill to waiters.
                         c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
-                        let _ = c.l2(1, OpKind::Data, None, |b| b.publish(crate::invalidate::FILLED_CHANNEL, key.as_bytes())).await;
                         Ok(())
                     }
                     Ok(false) => {

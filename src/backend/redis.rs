@@ -16,7 +16,8 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 /// Fenced write: store the value only while holding the fill lock, then
 /// release it. A holder whose lease expired (and maybe was taken over)
 /// cannot overwrite what was written after it.
-const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); return 1 else return 0 end";
+/// It also announces the fill (ARGV[4] is the channel), saving a round trip.
+const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); redis.call('PUBLISH', ARGV[4], KEYS[1]); return 1 else return 0 end";
 
 thread_local! {
     /// Set while a blocking caller's thread polls its own call (see
@@ -28,7 +29,15 @@ thread_local! {
     /// This thread's direct connections, by backend id, with the fork
     /// generation they were made in.
     static DIRECT: std::cell::RefCell<std::collections::HashMap<u64, (u64, redis::Connection)>> = std::cell::RefCell::new(std::collections::HashMap::new());
+    /// When this thread's direct connection to a backend last failed: for a
+    /// while after, the async connections (which reconnect in the
+    /// background) are used instead of connecting on the caller's time.
+    static DIRECT_FAILED: std::cell::RefCell<std::collections::HashMap<u64, std::time::Instant>> = std::cell::RefCell::new(std::collections::HashMap::new());
 }
+
+/// How long after a failure of a thread's direct connection that thread
+/// uses the async connections.
+const DIRECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Mark this thread as a blocking caller for the duration of `f`.
 pub fn as_blocking_caller<T>(f: impl FnOnce() -> T) -> T {
@@ -149,6 +158,11 @@ impl RedisBackend {
         for a in args {
             inv.arg(*a);
         }
+        // Scripts here either change nothing on a retry (compare-and-*) or
+        // are fenced by the token, so a retry on a fresh connection is safe.
+        if let Some(r) = self.direct(true, |c| inv.invoke::<T>(c)) {
+            return r;
+        }
         let (i, mut c) = self.conn();
         let r = tokio::time::timeout(self.timeout, inv.invoke_async::<T>(&mut c)).await;
         self.note(i, r)
@@ -158,7 +172,11 @@ impl RedisBackend {
     pub async fn lock(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(lock_key).arg(token).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64);
-        let v: Option<String> = self.run(&cmd).await?;
+        // Not retried: a lost reply to a successful SET NX would read as "taken".
+        let v: Option<String> = match self.direct(false, |c| cmd.query(c)) {
+            Some(r) => r?,
+            None => self.run(&cmd).await?,
+        };
         Ok(v.is_some())
     }
 
@@ -175,7 +193,8 @@ impl RedisBackend {
 
     pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
         let ms = ttl.as_millis().max(1).to_string();
-        let n: i64 = self.script(FENCED_SET, &[key, lock_key], &[token.as_bytes(), value, ms.as_bytes()]).await?;
+        let channel = crate::invalidate::FILLED_CHANNEL.as_bytes();
+        let n: i64 = self.script(FENCED_SET, &[key, lock_key], &[token.as_bytes(), value, ms.as_bytes(), channel]).await?;
         Ok(n == 1)
     }
 
@@ -189,7 +208,12 @@ impl RedisBackend {
     }
 
     pub async fn publish(&self, channel: &str, message: &[u8]) -> L2Result<()> {
-        let _: i64 = self.run(redis::cmd("PUBLISH").arg(channel).arg(message)).await?;
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(message);
+        let _: i64 = match self.direct(true, |c| cmd.query(c)) {
+            Some(r) => r?,
+            None => self.run(&cmd).await?,
+        };
         Ok(())
     }
 
@@ -215,13 +239,31 @@ impl RedisBackend {
 
     /// Run `f` on this thread's direct connection when the thread is a
     /// blocking caller; `None` otherwise (use the async connections).
-    fn direct<T>(&self, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
+    fn direct<T>(&self, retry_ok: bool, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
         if !BLOCKING_CALLER.with(|b| b.get()) {
             return None;
         }
         let timeout = CALL_TIMEOUT.with(|c| c.get()).unwrap_or(self.timeout).max(Duration::from_millis(1));
         let gen = crate::fork::generation();
-        Some(DIRECT.with(|d| {
+        let has_conn = DIRECT.with(|d| d.borrow().get(&self.id).is_some_and(|(g, _)| *g == gen));
+        if !has_conn && DIRECT_FAILED.with(|f| f.borrow().get(&self.id).is_some_and(|t| t.elapsed() < DIRECT_BACKOFF)) {
+            return None;
+        }
+        let r = self.direct_now(timeout, gen, retry_ok, &mut f);
+        if r.as_ref().is_err_and(|e| e.class == ErrorClass::Transient) {
+            DIRECT_FAILED.with(|f| f.borrow_mut().insert(self.id, std::time::Instant::now()));
+        }
+        Some(r)
+    }
+
+    fn direct_now<T>(
+        &self,
+        timeout: Duration,
+        gen: u64,
+        retry_ok: bool,
+        f: &mut impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> L2Result<T> {
+        DIRECT.with(|d| {
             let mut d = d.borrow_mut();
             if d.get(&self.id).is_some_and(|(g, _)| *g != gen) {
                 // Made before a fork: its socket is shared with the parent.
@@ -233,17 +275,24 @@ impl RedisBackend {
             // An idle connection may have died with the server (restart,
             // idle timeout): one retry on a fresh one, as for any pooled
             // connection. Only GET/SET go this way, and both are idempotent.
+            let started = std::time::Instant::now();
             for attempt in 0..2 {
                 let fresh = !d.contains_key(&self.id);
                 if fresh {
-                    // Bounded by the operation's timeout too: a frozen server
-                    // must not hold the caller for a full connect timeout.
+                    // Connecting counts against the operation's timeout: a
+                    // frozen server must not hold the caller for a connect
+                    // timeout plus the operation's.
                     let c = self.client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
                     d.insert(self.id, (gen, c));
                 }
+                let left = timeout.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    d.remove(&self.id);
+                    return Err(timeout_error(timeout));
+                }
                 let (_, c) = d.get_mut(&self.id).expect("inserted above");
-                let _ = c.set_read_timeout(Some(timeout));
-                let _ = c.set_write_timeout(Some(timeout));
+                let _ = c.set_read_timeout(Some(left));
+                let _ = c.set_write_timeout(Some(left));
                 match f(c) {
                     Ok(v) => return Ok(v),
                     Err(e) => {
@@ -252,20 +301,20 @@ impl RedisBackend {
                         if e.class == ErrorClass::Transient {
                             d.remove(&self.id); // reconnect next time
                         }
-                        if !(dropped && !fresh && attempt == 0) {
+                        if !(retry_ok && dropped && !fresh && attempt == 0) {
                             return Err(e);
                         }
                     }
                 }
             }
             unreachable!("the second attempt returns")
-        }))
+        })
     }
 
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
-        let (v, pttl): (Option<Vec<u8>>, i64) = match self.direct(|c| pipe.query(c)) {
+        let (v, pttl): (Option<Vec<u8>>, i64) = match self.direct(true, |c| pipe.query(c)) {
             Some(r) => r?,
             None => self.run_pipe(&pipe).await?,
         };
@@ -275,7 +324,7 @@ impl RedisBackend {
     pub async fn get_value(&self, key: &str) -> L2Result<Option<Fetched>> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(key);
-        let v: Option<Vec<u8>> = match self.direct(|c| cmd.query(c)) {
+        let v: Option<Vec<u8>> = match self.direct(true, |c| cmd.query(c)) {
             Some(r) => r?,
             None => self.run(&cmd).await?,
         };
@@ -293,7 +342,7 @@ impl RedisBackend {
         let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as u64;
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(value).arg("PX").arg(ms);
-        match self.direct(|c| cmd.query::<()>(c)) {
+        match self.direct(true, |c| cmd.query::<()>(c)) {
             Some(r) => r,
             None => self.run::<()>(&cmd).await,
         }
