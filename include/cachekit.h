@@ -146,11 +146,17 @@ enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t l
 // Free a client. Caches made from it stay usable until they are freed.
 void ck_client_free(struct ck_client *client);
 
-// Open a namespace. `options_json` (may be NULL) is a JSON object:
-// `ttl` (seconds), `format` ("envelope" | "interop"), `serializer`
-// ("msgpack"), `l1_enabled`, `encryption`, `master_key` (hex),
-// `decrypt_only_keys`, `tenant_id`, `l1_plaintext`, `fail_closed`,
-// `fill_wait_ms`.
+// Open a namespace. `options_json` (may be NULL) is a JSON object of
+// per-namespace options (README, "Per-namespace options"): `ttl`,
+// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`,
+// `encryption`, `master_key`, `decrypt_only_keys`, `tenant_id`,
+// `l1_plaintext`, `fail_closed`, `circuit_breaker`, `adaptive_timeout`,
+// `backpressure`, `max_concurrent_requests`, `collect_stats`,
+// `structured_logging`, `distributed_lock`, `lock_ttl_ms`, `lock_renewal`,
+// `fill_wait_ms`, `refresh_ttl_on_get`, `ttl_refresh_threshold`,
+// `pipelined`, `early_refresh_beta`, `stale_while_revalidate`,
+// `max_background_refreshes`, `negative_ttl`, `l1_sync_ms`. An unknown
+// option is `CK_CONFIG` with a message that lists the known ones.
 enum ck_status ck_cache_new(const struct ck_client *client,
                             const char *namespace_,
                             const char *options_json,
@@ -213,6 +219,16 @@ enum ck_status ck_ttl(const struct ck_cache *cache,
 // Delete every entry of this namespace from L1 and L2. `out_deleted` (may
 // be NULL) receives the number of L2 keys deleted.
 enum ck_status ck_clear(const struct ck_cache *cache, uint64_t *out_deleted);
+
+// Report that the value returned for `operation(args)` could not be
+// decoded by the caller's serializer: the entry is counted as corrupt and
+// deleted everywhere in the background (this call never waits), so the
+// next call recomputes. `reason` (may be NULL) is logged.
+enum ck_status ck_discard(const struct ck_cache *cache,
+                          const char *operation,
+                          const uint8_t *args,
+                          size_t args_len,
+                          const char *reason);
 
 // Delete every entry of one operation of this namespace from L1 and L2
 // (in every process's L1 too). `out_deleted` (may be NULL) receives the

@@ -726,6 +726,15 @@ impl CacheInner {
             ("fill", "lease", g(&s.fills)),
             ("fill", "wait", g(&s.fill_waits)),
             ("fill", "wait_timeout", g(&s.fill_wait_timeouts)),
+            ("fill", "lease_wait", g(&s.lease_waits)),
+            ("fill", "lease_timeout", g(&s.lease_timeouts)),
+            ("fill", "lost_lease", g(&s.lost_leases)),
+            ("fill", "early_refresh", g(&s.early_refreshes)),
+            ("fill", "null_not_cached", g(&s.nulls_not_cached)),
+            ("ttl", "refresh", g(&s.ttl_refreshes)),
+            ("invalidate", "sent", g(&s.invalidations_sent)),
+            ("invalidate", "received", g(&s.invalidations_received)),
+            ("invalidate", "l1_resync", g(&s.l1_resyncs)),
         ];
         operations.retain(|(_, _, n)| *n > 0);
         metrics::NsSample {

@@ -262,21 +262,32 @@ pub unsafe extern "C" fn ck_sink_write(sink: *mut ck_sink, data: *const u8, len:
     })
 }
 
-/// Free a client. Caches made from it stay usable until they are freed.
-#[no_mangle]
-pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
+/// Drop a handle made with `Box::into_raw`; NULL is a no-op.
+unsafe fn free_handle<T>(p: *mut T) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        if !client.is_null() {
-            drop(Box::from_raw(client));
+        if !p.is_null() {
+            drop(Box::from_raw(p));
         }
     }));
 }
 
-/// Open a namespace. `options_json` (may be NULL) is a JSON object:
-/// `ttl` (seconds), `format` ("envelope" | "interop"), `serializer`
-/// ("msgpack"), `l1_enabled`, `encryption`, `master_key` (hex),
-/// `decrypt_only_keys`, `tenant_id`, `l1_plaintext`, `fail_closed`,
-/// `fill_wait_ms`.
+/// Free a client. Caches made from it stay usable until they are freed.
+#[no_mangle]
+pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
+    free_handle(client)
+}
+
+/// Open a namespace. `options_json` (may be NULL) is a JSON object of
+/// per-namespace options (README, "Per-namespace options"): `ttl`,
+/// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`,
+/// `encryption`, `master_key`, `decrypt_only_keys`, `tenant_id`,
+/// `l1_plaintext`, `fail_closed`, `circuit_breaker`, `adaptive_timeout`,
+/// `backpressure`, `max_concurrent_requests`, `collect_stats`,
+/// `structured_logging`, `distributed_lock`, `lock_ttl_ms`, `lock_renewal`,
+/// `fill_wait_ms`, `refresh_ttl_on_get`, `ttl_refresh_threshold`,
+/// `pipelined`, `early_refresh_beta`, `stale_while_revalidate`,
+/// `max_background_refreshes`, `negative_ttl`, `l1_sync_ms`. An unknown
+/// option is `CK_CONFIG` with a message that lists the known ones.
 #[no_mangle]
 pub unsafe extern "C" fn ck_cache_new(
     client: *const ck_client,
@@ -298,11 +309,7 @@ pub unsafe extern "C" fn ck_cache_new(
 /// Free a cache handle.
 #[no_mangle]
 pub unsafe extern "C" fn ck_cache_free(cache: *mut ck_cache) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        if !cache.is_null() {
-            drop(Box::from_raw(cache));
-        }
-    }));
+    free_handle(cache)
 }
 
 /// The full Redis key of `operation` called with `args` (a MessagePack
@@ -446,6 +453,26 @@ pub unsafe extern "C" fn ck_clear(cache: *const ck_cache, out_deleted: *mut u64)
         if let Some(o) = out_deleted.as_mut() {
             *o = n;
         }
+        Ok(())
+    })
+}
+
+/// Report that the value returned for `operation(args)` could not be
+/// decoded by the caller's serializer: the entry is counted as corrupt and
+/// deleted everywhere in the background (this call never waits), so the
+/// next call recomputes. `reason` (may be NULL) is logged.
+#[no_mangle]
+pub unsafe extern "C" fn ck_discard(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    reason: *const c_char,
+) -> ck_status {
+    guard(|| {
+        let cache = cache_ref(cache)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        cache.discard_undecodable(&key, opt_cstr(reason, "reason")?.unwrap_or("the caller could not decode the value"));
         Ok(())
     })
 }

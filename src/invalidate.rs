@@ -307,6 +307,27 @@ impl Cache {
         self.delete_by_key(&key)
     }
 
+    /// The wrapper could not decode the value it got for `key` (written by an
+    /// incompatible serializer of the same name, or damaged in a way only the
+    /// serializer sees): count it as a corrupt entry, log it, and delete it
+    /// everywhere in the background, so the caller (maybe an event loop)
+    /// never waits and the next call recomputes.
+    pub fn discard_undecodable(&self, key: &str, why: &str) {
+        NsStats::inc(&self.inner.stats.corrupt_entries);
+        self.log(Level::Warning, "undecodable_entry", Some(key), "miss", None, Some(why));
+        if let Some(l1) = self.l1() {
+            l1.remove(key);
+        }
+        if self.has_backend() {
+            let (c, key) = (self.clone(), key.to_string());
+            self.inner.client.spawn(async move {
+                let _ = c.delete_async(&key).await;
+            });
+        } else {
+            self.apply_local(key);
+        }
+    }
+
     /// Delete every entry of this namespace (L1 and L2), in every process's
     /// L1 too. Returns the number of L2 keys deleted. The L2 part uses SCAN
     /// (a maintenance operation, never on a read path).

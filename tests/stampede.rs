@@ -197,6 +197,8 @@ fn a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_ove
         match b.fill("f", &args(1)).unwrap() {
             Fill::Lease(l) => {
                 l.complete(&text("from b"), None).unwrap();
+                let metrics = b.client().metrics_text();
+                assert!(metrics.contains(r#"operation="fill",serializer="msgpack",status="lease_wait"} 1"#), "{metrics}");
                 (t.elapsed(), b.health()["stats"]["lease_waits"].as_u64().unwrap())
             }
             _ => panic!("nothing was cached, so the waiter computes"),

@@ -205,10 +205,12 @@ class Namespace:
             raise_status(status, "ck_make_key")
         return take_buf(buf).decode()
 
+    def discard(self, op: bytes, args: bytes, reason: str) -> None:
+        """The value for ``op(args)`` could not be decoded: let the core drop it."""
+        lib.ck_discard(self.handle, op, args, len(args), reason.encode("utf-8", "replace"))
+
     def clear_operation(self, op: bytes) -> int:
-        """Delete every entry of one operation (falls back to the namespace on an older core)."""
-        if not hasattr(lib, "ck_clear_operation"):
-            return self.clear()
+        """Delete every entry of one operation."""
         n = ctypes.c_uint64(0)
         status = lib.ck_clear_operation(self.handle, op, ctypes.byref(n))
         if status != CK_OK:

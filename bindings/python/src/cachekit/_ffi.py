@@ -89,6 +89,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ck_ttl": (_status, [CacheP, _cp, U8P, _sz, ctypes.POINTER(ctypes.c_int64)]),
     "ck_clear": (_status, [CacheP, ctypes.POINTER(ctypes.c_uint64)]),
     "ck_clear_operation": (_status, [CacheP, _cp, ctypes.POINTER(ctypes.c_uint64)]),
+    "ck_discard": (_status, [CacheP, _cp, U8P, _sz, _cp]),
     "ck_fill_begin": (_status, [CacheP, _cp, U8P, _sz, BufP, ctypes.POINTER(_vp)]),
     "ck_lease_complete": (_status, [_vp, U8P, _sz, ctypes.c_int64]),
     "ck_lease_abort": (None, [_vp]),
@@ -114,10 +115,6 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         [CacheP, _cp, U8P, _sz, ctypes.POINTER(_vp), ctypes.POINTER(_sz), ctypes.POINTER(_vp)],
     ),
 }
-
-
-# Functions added to ABI 1 later: used when present.
-OPTIONAL = frozenset({"ck_clear_operation"})
 
 
 def library_path() -> pathlib.Path:
@@ -156,8 +153,7 @@ def _load() -> ctypes.CDLL:
         try:
             fn = getattr(lib, name)
         except AttributeError:
-            if name not in OPTIONAL:
-                missing.append(name)
+            missing.append(name)
             continue
         fn.restype = restype
         fn.argtypes = argtypes

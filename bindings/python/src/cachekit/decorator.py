@@ -435,17 +435,15 @@ class _Settings:
             doc.pop("redis_url", None)
         self.client_json: str | None = json.dumps(doc, sort_keys=True) if doc else None
 
-        # Options newer cores know; forwarded when given, dropped (with a debug
-        # log) by an older core that refuses them. safe_mode is accepted only.
+        # Freshness options, forwarded to the core when given. safe_mode is
+        # accepted for compatibility with the reference and has no effect.
         self.safe_mode: bool = bool(kw.get("safe_mode") or False)
-        self.newer_options: tuple[str, ...] = ()
-        for name, conv in _NEWER_OPTIONS.items():
+        for name, conv in _FRESHNESS_OPTIONS.items():
             if given(name) and kw[name] is not None:
                 opts[name] = conv(kw[name])
-                self.newer_options += (name,)
 
 
-_NEWER_OPTIONS: dict[str, Callable[[Any], Any]] = {
+_FRESHNESS_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "refresh_ttl_on_get": bool,
     "ttl_refresh_threshold": float,
     "pipelined": bool,
@@ -490,15 +488,7 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         client = backends.client_for(s.custom_backend, s.client_json)
     else:
         client = _core.get_client(s.client_json)
-    try:
-        ns = _core.Namespace(client, s.namespace, s.options)
-    except ConfigurationError as e:
-        if not s.newer_options or "unknown cache option" not in str(e):
-            raise
-        log.debug("cachekit: this core does not know %s; ignoring them", ", ".join(s.newer_options))
-        for name in s.newer_options:
-            s.options.pop(name, None)
-        ns = _core.Namespace(client, s.namespace, s.options)
+    ns = _core.Namespace(client, s.namespace, s.options)
     if s.verbose:
         _core.verbose_namespaces.add(s.namespace)
         _core.install_log_callback(10)
@@ -538,11 +528,9 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             log.warning("cachekit: result of %s not cached: %s", fname, _ffi.last_error())
 
     def undecodable(e: Exception, a: bytes) -> None:
-        log.warning("cachekit: cached value of %s cannot be decoded by %s (%s); recomputing", fname, serializer.name, e)
-        try:
-            ns.delete(op, a)
-        except Exception:
-            pass
+        # The core counts, logs and deletes it in the background (never
+        # blocking an event loop); the caller recomputes.
+        ns.discard(op, a, f"{serializer.name} cannot decode it: {e}")
 
     if inspect.iscoroutinefunction(func):
         fill_async = lib.ck_fill_begin_async
