@@ -8,7 +8,7 @@ repo="$PWD"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 lib="$target/release/libcachekit.so"
-[ -f "$lib" ] || cargo build --release --lib
+cargo build --release --lib   # incremental: never measure a stale core
 
 mk() {  # venv requirements...
   local venv="build/$1"; shift
