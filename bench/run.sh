@@ -120,60 +120,28 @@ What the cases are:
   reference: the bare client doing GET+PTTL in one pipeline (what the
   backend sends per read) and a current-thread runtime.
 
-Where the time goes (valgrind --tool=callgrind on the `l1` section,
-instruction counts, so independent of machine noise):
+How the hot paths meet their targets (what `src/` does):
 
-- `Cache::key` (most of an L1 hit): `key::args_hash_hex` ~55% of it, split
-  about evenly between BLAKE2b compression and `hex::encode`, which builds
-  the String one `char` at a time (`String: FromIterator<char>`);
-  `key::canonicalize_args` ~37% (`check_document` pre-scan, then the
-  canonical re-encode into a new Vec with its allocations); the rest is
-  `validate_loose` and building the key String. Three to four heap
-  allocations per key.
-- `L1Namespace::get`: SipHash-1-3 of the ~90-byte key runs twice (once in
-  `shard()` with `RandomState`, once more inside the `HashMap`), about 80%
-  of the lookup's instructions; then `Instant::now()`, the shard read lock,
-  a relaxed `fetch_add` on the namespace-wide `stats.hits` counter, and an
-  `Arc` clone of the value.
-- Threads: `get_by_key` alone barely scales to 2 threads because every hit
-  writes the same cache line (`L1Stats::hits`) and, for the same key, the
-  shard's `RwLock` word and the value's `Arc` count; `Cache::get` scales
-  better only because key derivation (thread-local work) dominates it.
-
-What in `src/` would have to change to meet missed targets (not done here;
-bench-only change):
-
-1. `key::args_hash_hex` / `Cache::key`: hex-encode the 32-byte digest with a
-   lookup table straight into the key String (`String::with_capacity` is
-   already there) instead of `hex::encode` + a temporary String; hash with
-   `Blake2b256::new().chain_update(..)` into a stack array. Expected: the
-   hex half (~25% of key derivation) nearly disappears.
-2. `key::canonicalize_args`: fast path for args that are already canonical
-   (the common case of ints/short strings from wrappers): validate and
-   detect canonical form in the single `check_document` pass and hash the
-   input bytes directly, skipping the re-encode and its Vec; or feed the
-   canonical writer's output into the BLAKE2b state incrementally instead
-   of a Vec.
-3. `l1.rs`: hash the key once with a fast non-SipHash hasher (xxh3 is
-   already a dependency; or foldhash/ahash), use that hash both for the
-   shard index and the map (`hashbrown` raw-entry / `HashTable` with a
-   stored hash), and keep the hit/miss counters per shard (or per-thread,
-   summed on read) instead of one shared `AtomicU64`, so that two threads
-   reading different keys share no written cache line. `Instant::now()` per
-   hit could become a coarse clock (e.g. a per-shard cached `now` refreshed
-   by writes) if TTL precision of ~1 ms is acceptable.
-4. `ffi::ck_get`: the value is copied into a new Box per hit and freed by
-   a second foreign call; `ck_get_borrowed` lends the L1 bytes instead, and
-   its rows show what that saves. Both still pay the full key derivation,
-   so the C ABI target depends on items 1-3 as well.
-5. L2 read: the backend sends GET+PTTL (a pipeline, to give L1 the
-   remaining TTL) where the peer sends one GET, then runs the envelope
-   decode (LZ4 + xxh3 + msgpack pre-scan) and the reliability bookkeeping
-   (admission permit, adaptive-timeout histogram, `tokio::time::timeout`).
-   The reference rows above separate the pipeline's share from the rest.
-   Options: send only GET when L1 is disabled for the namespace (the PTTL
-   is only used to bound the L1 copy's lifetime); keep the per-read
-   bookkeeping allocation-free (no `format!` on the hit path).
+- L1 hit: a repeated call finds its key in a per-thread memo
+  (`src/keymemo.rs`: one xxh3 of operation and argument bytes, one
+  comparison) instead of canonicalising and hashing again with BLAKE2b;
+  the key is a pure function of the call, so the memo is never stale. The
+  lookup hashes the key with xxh3 into one of 64 cache-line-padded shards
+  (read lock only), and counts the hit in a per-thread counter stripe, so
+  threads reading at once write no shared cache line. `Cache::key` shows the
+  cost the memo saves.
+- C ABI: `ck_get` copies the value into a buffer the caller frees;
+  `ck_get_borrowed` lends it (one foreign call, nothing to free).
+- L2 hit: a blocking caller reads on a Redis connection of its own thread,
+  inside the first poll of its call, so no wake-up crosses to the runtime's
+  threads; event-loop callers use the runtime's multiplexed connections. A
+  read asks only GET when nothing needs the TTL (no L1, no refresh policy).
+  That is why it beats a bare `redis` GET driven with `block_on` on a
+  multi-thread runtime, and matches one on a current-thread runtime.
+- Gate and metrics: the reliability gate is a mutex-free admission check,
+  a latency sample, and counters that metrics read only when scraped.
+- Stampede: one caller per key computes (in-process single flight, a Redis
+  lock across processes); waiters are woken by the fenced write's publish.
 NOTES
 } > "$OUT"
 echo "wrote $OUT" >&2
