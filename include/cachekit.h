@@ -361,6 +361,17 @@ enum ck_status ck_get_borrowed(const struct ck_cache *cache,
                                size_t *out_len,
                                bool *out_found);
 
+// The event-loop fast path: `operation(args)` from L1 only. Never does
+// I/O, never blocks, never takes a lease. A value is lent as in
+// `ck_get_borrowed` (`*out_data` non-NULL); `*out_data` NULL means "ask
+// `ck_fill_begin_async`" (not in L1, or an early refresh is due).
+enum ck_status ck_peek_borrowed(const struct ck_cache *cache,
+                                const char *operation,
+                                const uint8_t *args,
+                                size_t args_len,
+                                const uint8_t **out_data,
+                                size_t *out_len);
+
 // As `ck_fill_begin`, but a found value is lent as in `ck_get_borrowed`.
 enum ck_status ck_fill_begin_borrowed(const struct ck_cache *cache,
                                       const char *operation,

@@ -905,6 +905,35 @@ pub unsafe extern "C" fn ck_get_borrowed(
     })
 }
 
+/// The event-loop fast path: `operation(args)` from L1 only. Never does
+/// I/O, never blocks, never takes a lease. A value is lent as in
+/// `ck_get_borrowed` (`*out_data` non-NULL); `*out_data` NULL means "ask
+/// `ck_fill_begin_async`" (not in L1, or an early refresh is due).
+#[no_mangle]
+pub unsafe extern "C" fn ck_peek_borrowed(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+    out_data: *mut *const u8,
+    out_len: *mut usize,
+) -> ck_status {
+    guard(|| {
+        let d = out(out_data, "out_data")?;
+        let l = out(out_len, "out_len")?;
+        let cache = cache_ref(cache)?;
+        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        match cache.l1_fill(&key) {
+            Some(Fill::Hit(v)) => lend(v, d, l),
+            _ => {
+                *d = std::ptr::null();
+                *l = 0;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// As `ck_fill_begin`, but a found value is lent as in `ck_get_borrowed`.
 #[no_mangle]
 pub unsafe extern "C" fn ck_fill_begin_borrowed(

@@ -110,6 +110,10 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         _status,
         [CacheP, _cp, U8P, _sz, ctypes.POINTER(_vp), ctypes.POINTER(_sz), _bool_p],
     ),
+    "ck_peek_borrowed": (
+        _status,
+        [CacheP, _cp, U8P, _sz, ctypes.POINTER(_vp), ctypes.POINTER(_sz)],
+    ),
     "ck_fill_begin_borrowed": (
         _status,
         [CacheP, _cp, U8P, _sz, ctypes.POINTER(_vp), ctypes.POINTER(_sz), ctypes.POINTER(_vp)],

@@ -547,8 +547,23 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 return
             store(lease_p, result, complete_async, _NULL_COMPLETION, None)
 
+        peek = lib.ck_peek_borrowed
+
         async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
             a = encode(args, kwargs)
+            # An L1 hit in one foreign call on the loop thread (no I/O).
+            try:
+                o = tls.o
+            except AttributeError:
+                o = tls.o = _Out()
+            if peek(handle, op, a, len(a), o.rd, o.rn) == CK_OK and o.data.value:
+                n = o.n.value
+                data = string_at(o.data, n) if n else b""
+                try:
+                    return deser(data), True
+                except Exception as e:
+                    undecodable(e, a)
+                    return await func(*args, **kwargs), False
             buf = CkBuf()
             lease = ctypes.c_void_p()
             pending = ctypes.c_bool()
