@@ -1086,6 +1086,13 @@ impl Cache {
             NsStats::inc(&self.inner.stats.l2_misses);
             return Ok(None);
         };
+        self.accept_fetched(key, f).await
+    }
+
+    /// Verify what L2 returned for `key`: the value (put in L1, TTL refreshed
+    /// when asked) with its remaining lifetime, or a counted miss (an entry
+    /// of another serializer, or a corrupt one, which is deleted).
+    pub(crate) async fn accept_fetched(&self, key: &str, f: crate::backend::Fetched) -> Result<Option<(Bytes, Option<Duration>)>> {
         match self.decode(key, &f.bytes) {
             Decoded::Value(v) => {
                 NsStats::inc(&self.inner.stats.l2_hits);

@@ -188,6 +188,9 @@ pub struct Lease {
     cache: Cache,
     key: String,
     flight: Option<Arc<Flight>>,
+    /// The key `flight` is registered under (a refresh uses its own, so
+    /// that readers of the stale value never wait for it).
+    flight_key: Option<String>,
     lock: Option<LockHold>,
     started: Instant,
     refresh: Option<RefreshSlot>,
@@ -207,7 +210,7 @@ struct Prepared {
 
 impl Lease {
     fn new(cache: &Cache, key: String, flight: Option<Arc<Flight>>) -> Lease {
-        Lease { cache: cache.clone(), key, flight, lock: None, started: Instant::now(), refresh: None }
+        Lease { cache: cache.clone(), key, flight, flight_key: None, lock: None, started: Instant::now(), refresh: None }
     }
 
     /// The full L2 key this lease is for.
@@ -222,7 +225,8 @@ impl Lease {
 
     fn finish_flight(&mut self, outcome: FlightOutcome) {
         if let Some(f) = self.flight.take() {
-            self.cache.inner.client.state().flights.finish(&self.key, &f, outcome);
+            let key = self.flight_key.as_deref().unwrap_or(&self.key);
+            self.cache.inner.client.state().flights.finish(key, &f, outcome);
         }
     }
 
@@ -427,8 +431,12 @@ impl Cache {
             return None;
         }
         let slot = RefreshSlot(self.clone());
-        let flight = i.client.state().flights.join(key).ok()?;
+        // One refresh per key in this process, tracked apart from fills so
+        // that readers keep getting the stale value meanwhile.
+        let refresh_key = format!("{key}\0refresh");
+        let flight = i.client.state().flights.join(&refresh_key).ok()?;
         let mut lease = Lease::new(self, key.to_string(), Some(flight));
+        lease.flight_key = Some(refresh_key);
         lease.refresh = Some(slot);
         if self.has_backend() && i.options.distributed_lock {
             let lock_key = format!("{key}:lock");
@@ -470,9 +478,21 @@ impl Cache {
     pub async fn fill_async(&self, key: String) -> Result<Fill> {
         let wait = Duration::from_millis(self.inner.options.fill_wait_ms);
         let deadline = Instant::now() + wait;
+        // With the Redis lock, the process's leader reads and takes the lock
+        // in one round trip; the others wait for it (see `lead_locked`).
+        let combined = matches!(self.inner.client.state().backend, crate::backend::Backend::Redis(_)) && self.inner.options.distributed_lock;
         loop {
             if let Some((v, expires, refresh_at)) = self.l1_meta(&key) {
                 return Ok(self.hit(&key, v, expires, refresh_at).await);
+            }
+            if combined {
+                match self.inner.client.state().flights.join(&key) {
+                    Ok(owned) => return self.lead_locked(key, owned, deadline).await,
+                    Err(other) => match self.wait_flight(&key, other, deadline, wait).await {
+                        Some(f) => return Ok(f),
+                        None => continue,
+                    },
+                }
             }
             if let Some((v, remaining)) = self.get_l2_entry(&key).await? {
                 let now = Instant::now();
@@ -491,38 +511,120 @@ impl Cache {
                         flights.finish(&key, &owned, FlightOutcome::Filled(v.clone()));
                         return Ok(Fill::Hit(v));
                     }
-                    return self.lead(key, owned, deadline).await;
+                    return self.lead(Lease::new(self, key, Some(owned)), deadline, false).await;
                 }
-                Err(other) => {
-                    NsStats::inc(&self.inner.stats.fill_waits);
-                    match other.wait_until_async(deadline).await {
-                        Some(FlightOutcome::Filled(v)) => return Ok(Fill::Hit(v)),
-                        Some(FlightOutcome::Abandoned) => continue,
-                        None => {
-                            NsStats::inc(&self.inner.stats.fill_wait_timeouts);
-                            NsStats::inc(&self.inner.stats.fills);
-                            self.log(Level::Warning, "fill_wait_timeout", Some(&key), "compute", Some(wait), None);
-                            return Ok(Fill::Lease(Lease::new(self, key, None)));
-                        }
-                    }
+                Err(other) => match self.wait_flight(&key, other, deadline, wait).await {
+                    Some(f) => return Ok(f),
+                    None => continue,
+                },
+            }
+        }
+    }
+
+    /// Wait for this process's fill of `key` by another caller: its value,
+    /// a lease of our own after `fill_wait_ms`, or `None` when it gave up
+    /// (try again).
+    async fn wait_flight(&self, key: &str, other: Arc<Flight>, deadline: Instant, wait: Duration) -> Option<Fill> {
+        NsStats::inc(&self.inner.stats.fill_waits);
+        match other.wait_until_async(deadline).await {
+            Some(FlightOutcome::Filled(v)) => Some(Fill::Hit(v)),
+            Some(FlightOutcome::Abandoned) => None,
+            None => {
+                NsStats::inc(&self.inner.stats.fill_wait_timeouts);
+                NsStats::inc(&self.inner.stats.fills);
+                self.log(Level::Warning, "fill_wait_timeout", Some(key), "compute", Some(wait), None);
+                Some(Fill::Lease(Lease::new(self, key.to_string(), None)))
+            }
+        }
+    }
+
+    /// The leader of this process: read `key` and, if it is missing, take
+    /// the fill lock, in one round trip.
+    async fn lead_locked(&self, key: String, owned: Arc<Flight>, deadline: Instant) -> Result<Fill> {
+        let i = &self.inner;
+        if let Some(v) = self.l1_get(&key) {
+            i.client.state().flights.finish(&key, &owned, FlightOutcome::Filled(v.clone()));
+            return Ok(Fill::Hit(v));
+        }
+        let mut lease = Lease::new(self, key, Some(owned));
+        let lock_key = format!("{}:lock", lease.key);
+        let t = token();
+        let r = self
+            .l2(0, OpKind::Data, Some(&lease.key), |b| async {
+                b.read_or_lock(&lease.key, &lock_key, &t, self.lock_ttl()).await.unwrap_or(Ok((None, false)))
+            })
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                // L2 is failing: fail-open (compute without the lock), or
+                // report it when the namespace is fail-closed.
+                self.settle(Err(e), ())?;
+                NsStats::inc(&i.stats.fills);
+                return Ok(Fill::Lease(lease));
+            }
+        };
+        match r {
+            (Some(f), _) => match self.accept_fetched(&lease.key, f).await? {
+                Some((v, remaining)) => {
+                    lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                    let now = Instant::now();
+                    let expires = remaining.map(|r| now + r);
+                    let refresh_at = match (remaining, self.swr().is_zero()) {
+                        (Some(r), false) => Some(now + r.saturating_sub(self.swr())),
+                        _ => None,
+                    };
+                    let key = lease.key.clone();
+                    drop(lease);
+                    Ok(self.hit(&key, v, expires, refresh_at).await)
                 }
+                // A bad or foreign entry (counted, maybe deleted): fill it.
+                None => self.lead(lease, deadline, false).await,
+            },
+            (None, true) => {
+                NsStats::inc(&i.stats.l2_misses);
+                lease.lock = Some(LockHold::start(self, lock_key, t));
+                NsStats::inc(&i.stats.fills);
+                Ok(Fill::Lease(lease))
+            }
+            (None, false) => {
+                NsStats::inc(&i.stats.l2_misses);
+                self.lead(lease, deadline, true).await
             }
         }
     }
 
     /// This process fills `key`: take the cross-process lock, or wait for
     /// the process that holds it.
-    async fn lead(&self, key: String, owned: Arc<Flight>, deadline: Instant) -> Result<Fill> {
+    async fn lead(&self, mut lease: Lease, deadline: Instant, lock_seen_taken: bool) -> Result<Fill> {
         let i = &self.inner;
-        let mut lease = Lease::new(self, key, Some(owned));
         if !self.has_backend() || !i.options.distributed_lock {
             NsStats::inc(&i.stats.fills);
             return Ok(Fill::Lease(lease));
         }
         let lock_key = format!("{}:lock", lease.key);
         let mut waited = false;
+        let mut skip_lock = lock_seen_taken;
         loop {
             let t = token();
+            if std::mem::take(&mut skip_lock) {
+                // The combined read found the lock taken: wait first.
+                NsStats::inc(&i.stats.lease_waits);
+                waited = true;
+                match self.wait_remote(&lease.key, &lock_key, deadline).await? {
+                    Remote::Value(v) => {
+                        lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                        return Ok(Fill::Hit(v));
+                    }
+                    Remote::Gone => continue,
+                    Remote::Timeout => {
+                        NsStats::inc(&i.stats.lease_timeouts);
+                        NsStats::inc(&i.stats.fills);
+                        self.log(Level::Warning, "lease_wait_timeout", Some(&lease.key), "compute", None, Some("another process held the fill lock past fill_wait_ms; computing without it"));
+                        return Ok(Fill::Lease(lease));
+                    }
+                }
+            }
             let got = self.l2(7, OpKind::Lock, Some(&lease.key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await;
             match got {
                 Ok(true) => {

@@ -370,3 +370,25 @@ fn clearing_one_operation_leaves_the_others() {
     assert!(c.get("a", &args(1)).unwrap().is_none());
     assert!(c.get("b", &args(1)).unwrap().is_some());
 }
+
+#[test]
+fn a_stale_entry_without_l1_is_served_and_refreshed_once() {
+    let redis = RedisServer::start();
+    let c = cache(&redis.url(), "swr-nol1", r#"{"ttl": 1, "stale_while_revalidate": 30, "l1_enabled": false}"#);
+    let Fill::Lease(l) = c.fill("f", &args(1)).unwrap() else { panic!("cold") };
+    l.complete(&text("v1"), None).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    match c.fill("f", &args(1)).unwrap() {
+        Fill::Refresh(v, lease) => {
+            assert_eq!(untext(&v), "v1", "the stale value is served");
+            lease.complete(&text("v2"), None).unwrap();
+        }
+        Fill::Hit(_) => panic!("a refresh was due"),
+        Fill::Lease(_) => panic!("the stale value must be served"),
+    }
+    match c.fill("f", &args(1)).unwrap() {
+        Fill::Hit(v) => assert_eq!(untext(&v), "v2"),
+        _ => panic!("fresh again"),
+    }
+    assert_eq!(c.health()["stats"]["lost_leases"], 0);
+}

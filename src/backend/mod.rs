@@ -145,6 +145,15 @@ impl Backend {
         }
     }
 
+    /// One round trip: the value of `key`, or else an attempt at its lock.
+    /// `None` when this backend has no such operation (no locks).
+    pub async fn read_or_lock(&self, key: &str, lock_key: &str, token: &str, ttl: Duration) -> Option<L2Result<(Option<Fetched>, bool)>> {
+        match self {
+            Backend::Redis(r) => Some(r.read_or_lock(key, lock_key, token, ttl).await),
+            Backend::None | Backend::Foreign(_) => None,
+        }
+    }
+
     /// Extend the lock while `token` still holds it.
     pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         match self {

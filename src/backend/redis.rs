@@ -52,6 +52,10 @@ pub fn set_call_timeout(t: Option<Duration>) {
     CALL_TIMEOUT.with(|c| c.set(t));
 }
 
+/// The first step of a fill in one round trip: the value and its TTL if
+/// present, else try to take the fill lock (ARGV[1] token, ARGV[2] ms).
+const READ_OR_LOCK: &str = "local v = redis.call('GET', KEYS[1]) if v then return {v, redis.call('PTTL', KEYS[1]), 0} end if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, -2, 1} end return {false, -2, 0}";
+
 pub struct RedisBackend {
     /// Identifies this backend's direct connections in each thread.
     id: u64,
@@ -178,6 +182,25 @@ impl RedisBackend {
             None => self.run(&cmd).await?,
         };
         Ok(v.is_some())
+    }
+
+    /// The value of `key` (with its TTL), or else whether `token` took the
+    /// fill lock. Not retried on a fresh connection: a lost reply to a
+    /// successful lock would read as "taken".
+    pub async fn read_or_lock(&self, key: &str, lock_key: &str, token: &str, ttl: Duration) -> L2Result<(Option<Fetched>, bool)> {
+        let ms = ttl.as_millis().max(1).to_string();
+        let script = redis::Script::new(READ_OR_LOCK);
+        let mut inv = script.prepare_invoke();
+        inv.key(key).key(lock_key).arg(token).arg(ms);
+        let (v, pttl, locked): (Option<Vec<u8>>, i64, i64) = match self.direct(false, |c| inv.invoke(c)) {
+            Some(r) => r?,
+            None => {
+                let (i, mut c) = self.conn();
+                let r = tokio::time::timeout(self.timeout, inv.invoke_async(&mut c)).await;
+                self.note(i, r)?
+            }
+        };
+        Ok((v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }), locked == 1))
     }
 
     pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
