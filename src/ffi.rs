@@ -284,6 +284,7 @@ pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
 /// `l1_plaintext`, `fail_closed`, `circuit_breaker`, `adaptive_timeout`,
 /// `backpressure`, `max_concurrent_requests`, `collect_stats`,
 /// `structured_logging`, `distributed_lock`, `lock_ttl_ms`, `lock_renewal`,
+/// `read_lock_combined`,
 /// `fill_wait_ms`, `refresh_ttl_on_get`, `ttl_refresh_threshold`,
 /// `pipelined`, `early_refresh_beta`, `stale_while_revalidate`,
 /// `max_background_refreshes`, `negative_ttl`, `l1_sync_ms`. An unknown

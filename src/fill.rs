@@ -478,9 +478,13 @@ impl Cache {
     pub async fn fill_async(&self, key: String) -> Result<Fill> {
         let wait = Duration::from_millis(self.inner.options.fill_wait_ms);
         let deadline = Instant::now() + wait;
-        // With the Redis lock, the process's leader reads and takes the lock
-        // in one round trip; the others wait for it (see `lead_locked`).
-        let combined = matches!(self.inner.client.state().backend, crate::backend::Backend::Redis(_)) && self.inner.options.distributed_lock;
+        // `read_lock_combined`: the process's leader reads and takes the lock
+        // in one round trip and the others wait for it (see `lead_locked`):
+        // a round trip less per miss, a Lua script per hit.
+        let o = &self.inner.options;
+        let combined = o.read_lock_combined
+            && o.distributed_lock
+            && matches!(self.inner.client.state().backend, crate::backend::Backend::Redis(_));
         loop {
             if let Some((v, expires, refresh_at)) = self.l1_meta(&key) {
                 return Ok(self.hit(&key, v, expires, refresh_at).await);

@@ -392,3 +392,45 @@ fn a_stale_entry_without_l1_is_served_and_refreshed_once() {
     }
     assert_eq!(c.health()["stats"]["lost_leases"], 0);
 }
+
+#[test]
+fn with_read_and_lock_combined_sixteen_threads_compute_once_and_stale_values_still_refresh() {
+    let redis = RedisServer::start();
+    let c = cache(&redis.url(), "combined", r#"{"read_lock_combined": true, "l1_enabled": false, "ttl": 1, "stale_while_revalidate": 30}"#);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (c, runs, barrier) = (c.clone(), runs.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                match c.fill("f", &args(1)).unwrap() {
+                    Fill::Hit(v) | Fill::Refresh(v, _) => untext(&v),
+                    Fill::Lease(l) => {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        l.complete(&text("v1"), None).unwrap();
+                        "v1".to_string()
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), "v1");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    match c.fill("f", &args(1)).unwrap() {
+        Fill::Refresh(v, lease) => {
+            assert_eq!(untext(&v), "v1");
+            // Meanwhile another reader gets the stale value at once.
+            let t = Instant::now();
+            assert!(matches!(c.fill("f", &args(1)).unwrap(), Fill::Hit(_)));
+            assert!(t.elapsed() < Duration::from_millis(500));
+            lease.complete(&text("v2"), None).unwrap();
+        }
+        _ => panic!("a refresh was due"),
+    }
+    assert!(matches!(c.fill("f", &args(1)).unwrap(), Fill::Hit(v) if untext(&v) == "v2"));
+}
