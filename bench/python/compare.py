@@ -124,11 +124,19 @@ def main() -> None:
     ]
     lines += [
         "",
-        "## Where the time goes (for the targets not met)",
+        "## Where the time goes",
         "",
-        "- **Miss then store**: per miss the core makes `GET`+`PTTL` (pipelined), `SET key:lock NX PX`, an `EVALSHA` that stores the value and releases the lock, and a `PUBLISH cachekit:filled` (seen with `redis-cli MONITOR`): three to four round trips, against two for the hand-written redis-py code. The Python side adds one foreign call per step (fill, complete). Reaching one third of PyPI cachekit needs fewer round trips in the core (take the lock in the same script as the read, publish from the store script).",
-        "- **L2 hit vs PyPI cachekit**: one round trip (`GET`+`PTTL` pipelined) plus the hand-off from the calling thread to the core's runtime and back; the Python part (argument encoding, decode) is the same few microseconds as on an L1 hit. The gap to one third is in the core's blocking-call path, not in the wrapper.",
-        "- The machine has two cores shared with other builds: the same scenario varies between runs by up to 1.5x (the L2-vs-redis-py ratio was 0.91 in a first run at load 4.7 and 0.64 in this one).",
+        "- **L1 hit**: one foreign call (`ck_fill_begin_borrowed`; async: `ck_peek_borrowed`) with the key "
+        + "derivation memoised in the core; the rest is argument binding, msgpack encode and decode in Python.",
+        "- **L2 hit**: the calling thread reads on a Redis connection of its own (no hand-off to the core's "
+        + "runtime), one pipelined `GET`+`PTTL`, then the envelope is verified and decoded.",
+        "- **Miss then store** (the target not met): a miss takes three round trips by default: the read, "
+        + "`SET key:lock NX PX`, and one script that stores the value, releases the lock and announces the fill; "
+        + "the hand-written redis-py code makes two (`GET`, `SET EX`) and takes no lock. The namespace option "
+        + "`read_lock_combined` reads and locks in one script (two round trips per miss) at the price of a Lua "
+        + "script on every L2 hit, so it is off by default: hits are the common case.",
+        "- The machine has two cores shared with builds: ratios move by up to 1.5x between runs; compare "
+        + "within one run.",
         "",
     ]
     out = REPO / "docs" / "benchmarks-python.md"
