@@ -636,6 +636,24 @@ pub unsafe extern "C" fn ck_set_correlation_id(correlation_id: *const c_char) ->
 /// `lease` is non-NULL when a fill made the receiver the one who computes.
 pub type ck_completion = Option<extern "C" fn(user_data: *mut c_void, status: ck_status, value: ck_buf, found: bool, lease: *mut ck_lease)>;
 
+/// Start a background write whose result goes to `callback` if given; an
+/// error known at once (before any I/O) is returned either way, so a caller
+/// without a callback still learns that a value could not be encoded.
+fn background_write(callback: ck_completion, user_data: *mut c_void, start: impl FnOnce(Box<dyn FnOnce(Result<(), Error>) + Send>)) -> Result<(), Error> {
+    let done = callback.map(|cb| Completion { cb, user_data });
+    let (tx, rx) = std::sync::mpsc::channel();
+    start(Box::new(move |r| match done {
+        Some(d) => d.call(r.map(|_| (None, false, std::ptr::null_mut()))),
+        None => {
+            let _ = tx.send(r);
+        }
+    }));
+    match rx.try_recv() {
+        Ok(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 struct Completion {
     cb: extern "C" fn(*mut c_void, ck_status, ck_buf, bool, *mut ck_lease),
     user_data: *mut c_void,
@@ -782,22 +800,7 @@ pub unsafe extern "C" fn ck_lease_complete_async(
         let lease = Box::from_raw(lease).lease;
         let value = bytes(value, value_len, "value")?;
         let ttl = ttl_of(ttl_ms)?;
-        let done = callback.map(|cb| Completion { cb, user_data });
-        let (tx, rx) = std::sync::mpsc::channel();
-        lease.complete_in_background(value, ttl, move |r| {
-            match done {
-                Some(d) => d.call(r.map(|_| (None, false, std::ptr::null_mut()))),
-                None => {
-                    let _ = tx.send(r);
-                }
-            }
-        });
-        // Without a callback, an error that is known at once (the value
-        // cannot be encoded) is still reported by the status.
-        match rx.try_recv() {
-            Ok(Err(e)) => Err(e),
-            _ => Ok(()),
-        }
+        background_write(callback, user_data, |done| lease.complete_in_background(value, ttl, done))
     })
 }
 
@@ -820,18 +823,7 @@ pub unsafe extern "C" fn ck_set_async(
         let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         let value = bytes(value, value_len, "value")?;
         let ttl = ttl_of(ttl_ms)?;
-        let done = callback.map(|cb| Completion { cb, user_data });
-        let (tx, rx) = std::sync::mpsc::channel();
-        cache.set_in_background(&key, value, ttl, move |r| match done {
-            Some(d) => d.call(r.map(|_| (None, false, std::ptr::null_mut()))),
-            None => {
-                let _ = tx.send(r);
-            }
-        });
-        match rx.try_recv() {
-            Ok(Err(e)) => Err(e),
-            _ => Ok(()),
-        }
+        background_write(callback, user_data, |done| cache.set_in_background(&key, value, ttl, done))
     })
 }
 

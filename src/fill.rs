@@ -608,64 +608,47 @@ impl Cache {
         }
         let lock_key = format!("{}:lock", lease.key);
         let mut waited = false;
-        let mut skip_lock = lock_seen_taken;
+        let mut taken = lock_seen_taken;
         loop {
-            let t = token();
-            if std::mem::take(&mut skip_lock) {
-                // The combined read found the lock taken: wait first.
-                NsStats::inc(&i.stats.lease_waits);
-                waited = true;
-                match self.wait_remote(&lease.key, &lock_key, deadline).await? {
-                    Remote::Value(v) => {
-                        lease.finish_flight(FlightOutcome::Filled(v.clone()));
-                        return Ok(Fill::Hit(v));
-                    }
-                    Remote::Gone => continue,
-                    Remote::Timeout => {
-                        NsStats::inc(&i.stats.lease_timeouts);
+            if !taken {
+                let t = token();
+                match self.l2(7, OpKind::Lock, Some(&lease.key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await {
+                    Ok(true) => {
+                        // The value may have landed between our read and the lock.
+                        if waited {
+                            if let Some(v) = self.get_l2(&lease.key).await? {
+                                let _ = self.l2(8, OpKind::Lock, None, |b| b.unlock(&lock_key, &t)).await;
+                                lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                                return Ok(Fill::Hit(v));
+                            }
+                        }
+                        lease.lock = Some(LockHold::start(self, lock_key, t));
                         NsStats::inc(&i.stats.fills);
-                        self.log(Level::Warning, "lease_wait_timeout", Some(&lease.key), "compute", None, Some("another process held the fill lock past fill_wait_ms; computing without it"));
+                        return Ok(Fill::Lease(lease));
+                    }
+                    Ok(false) => {}
+                    // L2 is failing: compute without the lock (fail-open).
+                    Err(_) => {
+                        NsStats::inc(&i.stats.fills);
                         return Ok(Fill::Lease(lease));
                     }
                 }
             }
-            let got = self.l2(7, OpKind::Lock, Some(&lease.key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await;
-            match got {
-                Ok(true) => {
-                    // The value may have landed between our read and the lock.
-                    if waited {
-                        if let Some(v) = self.get_l2(&lease.key).await? {
-                            let _ = self.l2(8, OpKind::Lock, None, |b| b.unlock(&lock_key, &t)).await;
-                            lease.finish_flight(FlightOutcome::Filled(v.clone()));
-                            return Ok(Fill::Hit(v));
-                        }
-                    }
-                    lease.lock = Some(LockHold::start(self, lock_key, t));
-                    NsStats::inc(&i.stats.fills);
-                    return Ok(Fill::Lease(lease));
+            // Another process holds the lock: wait for its value.
+            if !waited {
+                NsStats::inc(&i.stats.lease_waits);
+            }
+            waited = true;
+            match self.wait_remote(&lease.key, &lock_key, deadline).await? {
+                Remote::Value(v) => {
+                    lease.finish_flight(FlightOutcome::Filled(v.clone()));
+                    return Ok(Fill::Hit(v));
                 }
-                Ok(false) => {
-                    if !waited {
-                        NsStats::inc(&i.stats.lease_waits);
-                    }
-                    waited = true;
-                    match self.wait_remote(&lease.key, &lock_key, deadline).await? {
-                        Remote::Value(v) => {
-                            lease.finish_flight(FlightOutcome::Filled(v.clone()));
-                            return Ok(Fill::Hit(v));
-                        }
-                        Remote::Gone => continue,
-                        Remote::Timeout => {
-                            NsStats::inc(&i.stats.lease_timeouts);
-                            NsStats::inc(&i.stats.fills);
-                            self.log(Level::Warning, "lease_wait_timeout", Some(&lease.key), "compute", None, Some("another process held the fill lock past fill_wait_ms; computing without it"));
-                            return Ok(Fill::Lease(lease));
-                        }
-                    }
-                }
-                // L2 is failing: compute without the lock (fail-open).
-                Err(_) => {
+                Remote::Gone => taken = false,
+                Remote::Timeout => {
+                    NsStats::inc(&i.stats.lease_timeouts);
                     NsStats::inc(&i.stats.fills);
+                    self.log(Level::Warning, "lease_wait_timeout", Some(&lease.key), "compute", None, Some("another process held the fill lock past fill_wait_ms; computing without it"));
                     return Ok(Fill::Lease(lease));
                 }
             }
