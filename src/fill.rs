@@ -316,7 +316,8 @@ impl Prepared {
                 hold.stop_renewing();
                 if hold.lost.load(Ordering::Acquire) {
                     hold.settled = true;
-                    return Ok(c.lost_lease(&self.key, "the lock expired or was taken over while computing"));
+                    c.lost_lease(&self.key, "the lock expired or was taken over while computing");
+                    return Ok(());
                 }
                 let (key, lock_key, token) = (&self.key, &hold.lock_key, &hold.token);
                 let r = c.l2(1, OpKind::Data, Some(key), |b| b.fenced_set(key, lock_key, token, &stored, l2_ttl)).await;
@@ -329,7 +330,8 @@ impl Prepared {
                     }
                     Ok(false) => {
                         hold.settled = true;
-                        Ok(c.lost_lease(key, "the lock was no longer ours at write time; a newer value wins"))
+                        c.lost_lease(key, "the lock was no longer ours at write time; a newer value wins");
+                        Ok(())
                     }
                     Err(e) => {
                         c.l1_put(key, &self.seen, &stored, Some(l2_ttl));

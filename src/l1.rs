@@ -142,7 +142,7 @@ impl L1Namespace {
         {
             let shard = self.shards[idx].read();
             match shard.map.get(key) {
-                Some(e) if e.expires.map_or(true, |t| t > now) => {
+                Some(e) if e.expires.is_none_or(|t| t > now) => {
                     // Relaxed is enough: the bit is a hint for eviction.
                     if !e.visited.load(Ordering::Relaxed) {
                         e.visited.store(true, Ordering::Relaxed);

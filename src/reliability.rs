@@ -238,7 +238,7 @@ impl Reliability {
                 match b.state {
                     BreakerState::Closed => {}
                     BreakerState::Open => {
-                        let reopen = b.opened_at.map_or(true, |t| {
+                        let reopen = b.opened_at.is_none_or(|t| {
                             now.duration_since(t) >= Duration::from_secs_f64(self.breaker_cfg.recovery_timeout)
                         });
                         if !reopen {

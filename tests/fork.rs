@@ -37,7 +37,7 @@ fn a_forked_child_gets_a_working_client_with_an_empty_l1() {
                 return 11;
             }
             match cache.get("op", &args(1)) {
-                Ok(Some(v)) if &*v == &[0x01][..] => {}
+                Ok(Some(v)) if *v == [0x01][..] => {}
                 _ => return 12, // read through a fresh connection
             }
             if cache.set("op", &args(2), &[0x02], None).is_err() {

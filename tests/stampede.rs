@@ -340,7 +340,7 @@ fn null_results_are_cached_only_with_a_negative_ttl() {
     let neg = cache(&redis.url(), "neg2", r#"{"l1_enabled": false, "negative_ttl": 1, "ttl": 60}"#);
     let Fill::Lease(l) = neg.fill("f", &args(1)).unwrap() else { panic!() };
     l.complete(&[0xc0], None).unwrap();
-    assert!(matches!(neg.fill("f", &args(1)).unwrap(), Fill::Hit(v) if &*v == &[0xc0][..]), "null cached");
+    assert!(matches!(neg.fill("f", &args(1)).unwrap(), Fill::Hit(v) if *v == [0xc0][..]), "null cached");
     let ttl = neg.ttl("f", &args(1)).unwrap().unwrap().unwrap();
     assert!(ttl <= Duration::from_secs(1), "with its own, shorter TTL: {ttl:?}");
 }

@@ -56,7 +56,9 @@ pub enum GetMode {
     TwoTrips,
 }
 
-/// The configured L2.
+/// The configured L2 (one per client, so the size difference of the
+/// variants does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     /// No L2: the client is L1-only.
     None,
