@@ -206,6 +206,9 @@ struct Prepared {
     ttl: Duration,
     lock: Option<LockHold>,
     _refresh: Option<RefreshSlot>,
+    /// L1 already has the value (a background completion puts it there at
+    /// once, so the caller's next call hits).
+    l1_done: bool,
 }
 
 impl Lease {
@@ -243,13 +246,13 @@ impl Lease {
             NsStats::inc(&c.inner.stats.nulls_not_cached);
             let seen: Bytes = value.into();
             self.finish_flight(FlightOutcome::Filled(seen.clone()));
-            return Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: None, ttl, lock: self.lock.take(), _refresh: self.refresh.take() });
+            return Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: None, ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false });
         }
         match c.encode_for_l2(&self.key, value) {
             Ok((seen, stored)) => {
                 self.finish_flight(FlightOutcome::Filled(seen.clone()));
                 c.note_fill_duration(self.started.elapsed());
-                Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: Some(stored), ttl, lock: self.lock.take(), _refresh: self.refresh.take() })
+                Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: Some(stored), ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false })
             }
             Err(e) => {
                 self.finish_flight(FlightOutcome::Abandoned);
@@ -288,7 +291,11 @@ impl Lease {
                 let r = cache.inner.client.block_on(p.commit());
                 done(r)
             }
-            Ok(p) => {
+            Ok(mut p) => {
+                if let Some(stored) = &p.stored {
+                    cache.l1_put(&p.key, &p.seen, stored, Some(cache.l2_ttl(p.ttl)));
+                    p.l1_done = true;
+                }
                 cache.inner.client.clone().spawn(async move { done(p.commit().await) });
             }
         }
@@ -316,6 +323,7 @@ impl Prepared {
                 hold.stop_renewing();
                 if hold.lost.load(Ordering::Acquire) {
                     hold.settled = true;
+                    self.forget_early_l1();
                     c.lost_lease(&self.key, "the lock expired or was taken over while computing");
                     return Ok(());
                 }
@@ -325,23 +333,39 @@ impl Prepared {
                     Ok(true) => {
                         hold.settled = true;
                         // The fenced write also announced the fill to waiters.
-                        c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        if !self.l1_done {
+                            c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        }
                         Ok(())
                     }
                     Ok(false) => {
                         hold.settled = true;
                         c.lost_lease(key, "the lock was no longer ours at write time; a newer value wins");
+                        self.forget_early_l1();
                         Ok(())
                     }
                     Err(e) => {
-                        c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        if !self.l1_done {
+                            c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
+                        }
                         c.settle(Err(e), ())
                     }
                 }
             }
             _ => {
-                c.l1_put(&self.key, &self.seen, &stored, Some(l2_ttl));
+                if !self.l1_done {
+                    c.l1_put(&self.key, &self.seen, &stored, Some(l2_ttl));
+                }
                 c.write_l2(&self.key, stored, self.ttl).await
+            }
+        }
+    }
+
+    /// A lost lease: the value put in L1 early is older than what won.
+    fn forget_early_l1(&self) {
+        if self.l1_done {
+            if let Some(l1) = self.cache.l1() {
+                l1.remove(&self.key);
             }
         }
     }
