@@ -664,8 +664,8 @@ struct Completion {
 unsafe impl Send for Completion {}
 
 impl Completion {
-    fn new(cb: ck_completion) -> Result<Completion, Error> {
-        cb.map(|cb| Completion { cb, user_data: std::ptr::null_mut() }).ok_or_else(|| null("callback"))
+    fn new(cb: ck_completion, user_data: *mut c_void) -> Result<Completion, Error> {
+        cb.map(|cb| Completion { cb, user_data }).ok_or_else(|| null("callback"))
     }
 
     fn call(self, r: Result<(Option<Vec<u8>>, bool, *mut ck_lease), Error>) {
@@ -701,8 +701,7 @@ pub unsafe extern "C" fn ck_get_async(
         let out_v = out(out_value, "out_value")?;
         let out_f = out(out_found, "out_found")?;
         out(out_pending, "out_pending")?;
-        let mut done = Completion::new(callback)?;
-        done.user_data = user_data;
+        let done = Completion::new(callback, user_data)?;
         let cache = cache_ref(cache)?;
         let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         if let Some(v) = cache.l1_get(&key) {
@@ -751,8 +750,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
         let out_v = out(out_value, "out_value")?;
         let out_l = out(out_lease, "out_lease")?;
         out(out_pending, "out_pending")?;
-        let mut done = Completion::new(callback)?;
-        done.user_data = user_data;
+        let done = Completion::new(callback, user_data)?;
         let cache = cache_ref(cache)?;
         let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         if let Some(Fill::Hit(v)) = cache.l1_fill(&key) {
@@ -839,8 +837,7 @@ pub unsafe extern "C" fn ck_delete_async(
     user_data: *mut c_void,
 ) -> ck_status {
     guard(|| {
-        let mut done = Completion::new(callback)?;
-        done.user_data = user_data;
+        let done = Completion::new(callback, user_data)?;
         let cache = cache_ref(cache)?;
         let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
         let c = cache.clone();
