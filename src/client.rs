@@ -340,6 +340,7 @@ pub(crate) struct ProcessState {
     pub(crate) backend: Backend,
     pub(crate) flights: Flights,
     pub(crate) hub: crate::invalidate::Hub,
+    pub(crate) renewals: crate::fill::Renewals,
     /// Why the backend could not be set up, if it could not.
     backend_error: Option<String>,
 }
@@ -369,6 +370,7 @@ impl ProcessState {
             backend: Backend::None,
             flights: Flights::default(),
             hub: Default::default(),
+            renewals: Default::default(),
             backend_error: None,
         };
         if let Some(f) = foreign {

@@ -118,7 +118,8 @@ struct LockHold {
     lock_key: String,
     token: String,
     lost: Arc<AtomicBool>,
-    renewer: Option<tokio::task::JoinHandle<()>>,
+    /// This lease's entry in the process's renewal registry.
+    renewal: Option<u64>,
     /// The lock was consumed by the fenced write (or is known to be gone).
     settled: bool,
 }
@@ -127,30 +128,86 @@ impl LockHold {
     fn start(cache: &Cache, lock_key: String, token: String) -> LockHold {
         let lost = Arc::new(AtomicBool::new(false));
         let ttl = Duration::from_millis(cache.inner.options.lock_ttl_ms);
-        let renewer = cache.inner.options.lock_renewal.then(|| {
-            let (c, k, t, lost) = (cache.clone(), lock_key.clone(), token.clone(), lost.clone());
-            cache.inner.client.spawn(async move {
-                    let mut tick = tokio::time::interval(ttl / 3);
-                    tick.tick().await;
-                    loop {
-                        tick.tick().await;
-                        match c.l2(7, OpKind::Lock, Some(&k), |b| b.renew(&k, &t, ttl)).await {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                lost.store(true, Ordering::Release);
-                                return;
-                            }
-                            Err(_) => {} // transient: try again next tick
-                        }
-                    }
-            })
+        let renewal = cache.inner.options.lock_renewal.then(|| {
+            cache.inner.client.state().renewals.add(cache, &lock_key, &token, ttl, &lost)
         });
-        LockHold { cache: cache.clone(), lock_key, token, lost, renewer, settled: false }
+        LockHold { cache: cache.clone(), lock_key, token, lost, renewal, settled: false }
     }
 
     fn stop_renewing(&mut self) {
-        if let Some(h) = self.renewer.take() {
-            h.abort();
+        if let Some(id) = self.renewal.take() {
+            self.cache.inner.client.state().renewals.remove(id);
+        }
+    }
+}
+
+/// The fill locks this process holds, renewed by one task: a lease costs a
+/// map insert, not a task (spawning one per fill wakes the runtime on every
+/// miss).
+#[derive(Default)]
+pub(crate) struct Renewals {
+    leases: Mutex<HashMap<u64, Renewal>>,
+    next: std::sync::atomic::AtomicU64,
+    started: AtomicBool,
+}
+
+struct Renewal {
+    cache: Cache,
+    lock_key: String,
+    token: String,
+    ttl: Duration,
+    renewed: Instant,
+    lost: Arc<AtomicBool>,
+}
+
+/// How often the renewal task looks for locks due (a third of their TTL).
+const RENEW_TICK: Duration = Duration::from_millis(50);
+
+impl Renewals {
+    fn add(&self, cache: &Cache, lock_key: &str, token: &str, ttl: Duration, lost: &Arc<AtomicBool>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let r = Renewal { cache: cache.clone(), lock_key: lock_key.into(), token: token.into(), ttl, renewed: Instant::now(), lost: lost.clone() };
+        self.leases.lock().insert(id, r);
+        if !self.started.swap(true, Ordering::AcqRel) {
+            let weak = cache.inner.client.downgrade();
+            cache.inner.client.spawn(renew_loop(weak));
+        }
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.leases.lock().remove(&id);
+    }
+}
+
+async fn renew_loop(weak: std::sync::Weak<crate::client::ClientInner>) {
+    let mut tick = tokio::time::interval(RENEW_TICK);
+    loop {
+        tick.tick().await;
+        let Some(client) = crate::client::Client::upgrade(&weak) else { return };
+        let due: Vec<(u64, Cache, String, String, Duration, Arc<AtomicBool>)> = client
+            .state()
+            .renewals
+            .leases
+            .lock()
+            .iter()
+            .filter(|(_, r)| r.renewed.elapsed() >= r.ttl / 3)
+            .map(|(id, r)| (*id, r.cache.clone(), r.lock_key.clone(), r.token.clone(), r.ttl, r.lost.clone()))
+            .collect();
+        drop(client);
+        for (id, c, k, t, ttl, lost) in due {
+            match c.l2(7, OpKind::Lock, Some(&k), |b| b.renew(&k, &t, ttl)).await {
+                Ok(true) => {
+                    if let Some(r) = c.inner.client.state().renewals.leases.lock().get_mut(&id) {
+                        r.renewed = Instant::now();
+                    }
+                }
+                Ok(false) => {
+                    lost.store(true, Ordering::Release);
+                    c.inner.client.state().renewals.remove(id);
+                }
+                Err(_) => {} // transient: try again next tick
+            }
         }
     }
 }
@@ -686,6 +743,9 @@ impl Cache {
     /// message is lost. Never a tight loop.
     async fn wait_remote(&self, key: &str, lock_key: &str, deadline: Instant) -> Result<Remote> {
         let notify = self.inner.client.state().hub.interest(key);
+        // Ask the holder to announce its value (it publishes only when asked).
+        let mark_ttl = self.lock_ttl().max(deadline.saturating_duration_since(Instant::now()));
+        let _ = self.l2(7, OpKind::Lock, Some(key), |b| b.mark_waiting(key, mark_ttl)).await;
         let mut backoff = Duration::from_millis(5);
         loop {
             let notified = notify.notified();

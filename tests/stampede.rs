@@ -434,3 +434,28 @@ fn with_read_and_lock_combined_sixteen_threads_compute_once_and_stale_values_sti
     }
     assert!(matches!(c.fill("f", &args(1)).unwrap(), Fill::Hit(v) if untext(&v) == "v2"));
 }
+
+#[test]
+fn a_renewed_lease_outlives_its_ttl_and_others_wait_for_its_value() {
+    let redis = RedisServer::start();
+    // Two clients: two processes' worth of state.
+    let a = cache(&redis.url(), "renew", r#"{"lock_ttl_ms": 300, "l1_enabled": false}"#);
+    let b = cache(&redis.url(), "renew", r#"{"lock_ttl_ms": 300, "l1_enabled": false}"#);
+    let Fill::Lease(lease) = a.fill("f", &args(1)).unwrap() else { panic!("cold key") };
+    let waiter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600)); // twice the lock TTL
+        let t = Instant::now();
+        let got = match b.fill("f", &args(1)).unwrap() {
+            Fill::Hit(v) => untext(&v),
+            _ => "computed again".to_string(),
+        };
+        (got, t.elapsed(), b.health()["stats"]["lease_waits"].as_u64().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    lease.complete(&text("slow"), None).unwrap();
+    let (got, waited, waits) = waiter.join().unwrap();
+    assert_eq!(got, "slow", "the lock was renewed, so b waited for a's value");
+    assert_eq!(waits, 1);
+    assert!(waited < Duration::from_millis(900), "woken when the value landed: {waited:?}");
+    assert_eq!(a.health()["stats"]["lost_leases"], 0);
+}

@@ -156,6 +156,14 @@ impl Backend {
         }
     }
 
+    /// Mark that this process waits for another's fill of `key`.
+    pub async fn mark_waiting(&self, key: &str, ttl: Duration) -> L2Result<()> {
+        match self {
+            Backend::Redis(r) => r.mark_waiting(key, ttl).await,
+            Backend::None | Backend::Foreign(_) => Ok(()),
+        }
+    }
+
     /// Extend the lock while `token` still holds it.
     pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         match self {

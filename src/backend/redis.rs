@@ -16,8 +16,10 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 /// Fenced write: store the value only while holding the fill lock, then
 /// release it. A holder whose lease expired (and maybe was taken over)
 /// cannot overwrite what was written after it.
-/// It also announces the fill (ARGV[4] is the channel), saving a round trip.
-const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); redis.call('PUBLISH', ARGV[4], KEYS[1]); return 1 else return 0 end";
+/// It also announces the fill (ARGV[4] is the channel) when another process
+/// marked itself as waiting (KEYS[3]): no message, and no wake-up of every
+/// subscriber, for the common uncontended fill.
+const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[4], KEYS[1]) end return 1 else return 0 end";
 
 thread_local! {
     /// Set while a blocking caller's thread polls its own call (see
@@ -203,6 +205,17 @@ impl RedisBackend {
         Ok((v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }), locked == 1))
     }
 
+    /// Tell the fill lock's holder that this process waits for `key`, so
+    /// its fenced write announces the value.
+    pub async fn mark_waiting(&self, key: &str, ttl: Duration) -> L2Result<()> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(waiters_key(key)).arg(1).arg("PX").arg(ttl.as_millis().max(1) as u64);
+        match self.direct(true, |c| cmd.query::<()>(c)) {
+            Some(r) => r,
+            None => self.run::<()>(&cmd).await,
+        }
+    }
+
     pub async fn renew(&self, lock_key: &str, token: &str, ttl: Duration) -> L2Result<bool> {
         let ms = ttl.as_millis().max(1).to_string();
         let n: i64 = self.script(RENEW, &[lock_key], &[token.as_bytes(), ms.as_bytes()]).await?;
@@ -217,7 +230,8 @@ impl RedisBackend {
     pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
         let ms = ttl.as_millis().max(1).to_string();
         let channel = crate::invalidate::FILLED_CHANNEL.as_bytes();
-        let n: i64 = self.script(FENCED_SET, &[key, lock_key], &[token.as_bytes(), value, ms.as_bytes(), channel]).await?;
+        let waiters = waiters_key(key);
+        let n: i64 = self.script(FENCED_SET, &[key, lock_key, &waiters], &[token.as_bytes(), value, ms.as_bytes(), channel]).await?;
         Ok(n == 1)
     }
 
@@ -446,6 +460,11 @@ impl RedisBackend {
             }),
         }
     }
+}
+
+/// The marker of processes waiting for another's fill of `key`.
+fn waiters_key(key: &str) -> String {
+    format!("{key}:waiters")
 }
 
 fn pttl_to_ttl(ms: i64) -> Option<Option<Duration>> {
