@@ -161,6 +161,19 @@ unsafe fn cache_ref<'a>(c: *const ck_cache) -> Result<&'a Cache, Error> {
     c.as_ref().map(|c| &c.cache).ok_or_else(|| null("cache"))
 }
 
+/// The cache handle and the key of `operation(args)`: the common first
+/// step of every keyed call.
+unsafe fn keyed<'a>(
+    cache: *const ck_cache,
+    operation: *const c_char,
+    args: *const u8,
+    args_len: usize,
+) -> Result<(&'a Cache, std::sync::Arc<str>), Error> {
+    let cache = cache_ref(cache)?;
+    let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+    Ok((cache, key))
+}
+
 fn to_buf(v: Vec<u8>) -> ck_buf {
     if v.is_empty() {
         return ck_buf { data: std::ptr::null(), len: 0 };
@@ -325,8 +338,7 @@ pub unsafe extern "C" fn ck_make_key(
 ) -> ck_status {
     guard(|| {
         let out = out(out_key, "out_key")?;
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (_, key) = keyed(cache, operation, args, args_len)?;
         *out = to_buf(key.as_bytes().to_vec());
         Ok(())
     })
@@ -471,8 +483,7 @@ pub unsafe extern "C" fn ck_discard(
     reason: *const c_char,
 ) -> ck_status {
     guard(|| {
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         cache.discard_undecodable(&key, opt_cstr(reason, "reason")?.unwrap_or("the caller could not decode the value"));
         Ok(())
     })
@@ -702,8 +713,7 @@ pub unsafe extern "C" fn ck_get_async(
         let out_f = out(out_found, "out_found")?;
         out(out_pending, "out_pending")?;
         let done = Completion::new(callback, user_data)?;
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         if let Some(v) = cache.l1_get(&key) {
             *out_v = to_buf(v.to_vec());
             *out_f = true;
@@ -751,8 +761,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
         let out_l = out(out_lease, "out_lease")?;
         out(out_pending, "out_pending")?;
         let done = Completion::new(callback, user_data)?;
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         if let Some(Fill::Hit(v)) = cache.l1_fill(&key) {
             *out_v = to_buf(v.to_vec());
             *out_l = std::ptr::null_mut();
@@ -817,8 +826,7 @@ pub unsafe extern "C" fn ck_set_async(
     user_data: *mut c_void,
 ) -> ck_status {
     guard(|| {
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         let value = bytes(value, value_len, "value")?;
         let ttl = ttl_of(ttl_ms)?;
         background_write(callback, user_data, |done| cache.set_in_background(&key, value, ttl, done))
@@ -838,8 +846,7 @@ pub unsafe extern "C" fn ck_delete_async(
 ) -> ck_status {
     guard(|| {
         let done = Completion::new(callback, user_data)?;
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         let c = cache.clone();
         cache.client().spawn(async move {
             let r = c.delete_async(&key).await;
@@ -911,8 +918,7 @@ pub unsafe extern "C" fn ck_peek_borrowed(
     guard(|| {
         let d = out(out_data, "out_data")?;
         let l = out(out_len, "out_len")?;
-        let cache = cache_ref(cache)?;
-        let key = cache.key_shared(cstr(operation, "operation")?, bytes(args, args_len, "args")?)?;
+        let (cache, key) = keyed(cache, operation, args, args_len)?;
         match cache.l1_fill(&key) {
             Some(Fill::Hit(v)) => lend(v, d, l),
             _ => {
