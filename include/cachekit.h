@@ -144,7 +144,17 @@ enum ck_status ck_client_new_with_backend(const char *config_json,
 enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t len);
 
 // Free a client. Caches made from it stay usable until they are freed.
+// First waits (at most 5 s) for the L2 writes this process made behind its
+// callers, as `ck_flush` does.
 void ck_client_free(struct ck_client *client);
+
+// Wait, at most `timeout_ms`, until the L2 writes this process made behind
+// its callers have ended. A completed lease (`ck_lease_complete`) returns
+// once the value is in L1 and the process's readers see it; its Redis write
+// follows in the background. Call this before the process exits (an
+// `atexit` hook), or its last writes may be lost. `*out_pending` (may be
+// NULL) receives the number of writes still under way (0: all ended).
+enum ck_status ck_flush(const struct ck_client *client, uint64_t timeout_ms, uint64_t *out_pending);
 
 // Open a namespace. `options_json` (may be NULL) is a JSON object of
 // per-namespace options (README, "Per-namespace options"): `ttl`,
@@ -256,7 +266,11 @@ enum ck_status ck_fill_begin(const struct ck_cache *cache,
                              struct ck_lease **out_lease);
 
 // Complete a lease with the computed `value` (MessagePack) and `ttl_ms`
-// (0: the namespace default): stores it and wakes the waiters. Always
+// (0: the namespace default): stores it and wakes the waiters. With Redis
+// and a fail-open namespace the Redis write happens behind the caller:
+// this returns once the value is in L1 and this process's readers see it
+// (`ck_flush` waits for such writes); fail-closed namespaces write first
+// and return the write's error. Always
 // consumes the lease, even when it returns an error (e.g. `CK_ENCODE` for a
 // value that cannot be stored; the waiters then compute themselves).
 enum ck_status ck_lease_complete(struct ck_lease *lease,

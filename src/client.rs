@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 /// SDK's) never decodes an envelope as the user's value (DESIGN section 4).
 pub const ENVELOPE_KEY_SUFFIX: &str = ":e1";
 
+/// The longest an operation waits for this process's earlier write behind
+/// of the same key. Each write is bounded by the L2 timeout well before.
+const LANDING_WAIT: Duration = Duration::from_secs(10);
+
 /// How values of a namespace are stored in L2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -74,9 +78,10 @@ pub struct CacheOptions {
     /// Renew the fill lock while computing (tests turn it off).
     pub lock_renewal: bool,
     /// Read and take the fill lock in one round trip (one Lua script): a
-    /// round trip less per miss, a little more per L2 hit. For namespaces
-    /// where misses dominate.
-    pub read_lock_combined: bool,
+    /// round trip less per miss, a little more per L2 hit. `None` (the
+    /// default, "auto"): while most of the namespace's recent fill reads
+    /// missed.
+    pub read_lock_combined: Option<bool>,
     /// On an L2 hit whose remaining TTL is below `ttl_refresh_threshold` of
     /// the TTL, reset the TTL.
     pub refresh_ttl_on_get: bool,
@@ -121,7 +126,7 @@ impl Default for CacheOptions {
             distributed_lock: true,
             lock_ttl_ms: 5_000,
             lock_renewal: true,
-            read_lock_combined: false,
+            read_lock_combined: None,
             refresh_ttl_on_get: false,
             ttl_refresh_threshold: 0.5,
             pipelined: true,
@@ -217,7 +222,14 @@ impl CacheOptions {
                 "distributed_lock" => o.distributed_lock = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
                 "lock_ttl_ms" => o.lock_ttl_ms = v.as_u64().filter(|n| *n >= 10).ok_or_else(|| bad(k, "a whole number of milliseconds >= 10", v))?,
                 "lock_renewal" => o.lock_renewal = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
-                "read_lock_combined" => o.read_lock_combined = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
+                "read_lock_combined" => {
+                    o.read_lock_combined = match v {
+                        Value::Bool(b) => Some(*b),
+                        Value::Null => None,
+                        Value::String(a) if a == "auto" => None,
+                        _ => return Err(bad(k, "true, false or \"auto\"", v)),
+                    }
+                }
                 "refresh_ttl_on_get" => o.refresh_ttl_on_get = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
                 "ttl_refresh_threshold" => {
                     o.ttl_refresh_threshold = v.as_f64().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| bad(k, "a number from 0 to 1", v))?
@@ -339,6 +351,7 @@ pub(crate) struct ProcessState {
     runtime: OnceLock<tokio::runtime::Runtime>,
     pub(crate) backend: Backend,
     pub(crate) flights: Flights,
+    pub(crate) landings: crate::fill::Landings,
     pub(crate) hub: crate::invalidate::Hub,
     pub(crate) renewals: crate::fill::Renewals,
     /// Why the backend could not be set up, if it could not.
@@ -369,6 +382,7 @@ impl ProcessState {
             runtime: OnceLock::new(),
             backend: Backend::None,
             flights: Flights::default(),
+            landings: Default::default(),
             hub: Default::default(),
             renewals: Default::default(),
             backend_error: None,
@@ -564,6 +578,20 @@ impl Client {
         self.state().runtime().spawn(f)
     }
 
+    /// Wait, at most `timeout`, until every write this process made behind
+    /// its callers (see [`crate::fill::Lease::complete`]) has ended. Returns
+    /// the number still under way (0 when all ended). Call before the
+    /// process exits; `ck_client_free` does.
+    pub fn flush(&self, timeout: Duration) -> usize {
+        let Some(state) = self.inner.state.get() else { return 0 };
+        if state.landings.len() == 0 || state.runtime.get().is_none() {
+            return state.landings.len();
+        }
+        let deadline = Instant::now() + timeout;
+        self.block_on(state.landings.settle_all(deadline));
+        state.landings.len()
+    }
+
     /// A handle for one namespace with its options.
     pub fn cache(&self, namespace: &str, options: CacheOptions) -> Result<Cache> {
         match options.format {
@@ -623,6 +651,7 @@ impl Client {
             durations,
             refreshing: std::sync::atomic::AtomicUsize::new(0),
             fill_micros: AtomicU64::new(0),
+            miss_share: Default::default(),
             seen_generation: std::sync::atomic::AtomicI64::new(-1),
             generation_checked_ms: AtomicU64::new(0),
             memo_owner: crate::keymemo::new_owner(),
@@ -670,6 +699,9 @@ pub(crate) struct CacheInner {
     pub(crate) refreshing: std::sync::atomic::AtomicUsize,
     /// Moving average of how long a fill takes, microseconds (XFetch's delta).
     pub(crate) fill_micros: AtomicU64,
+    /// Share of recent fill reads that missed, out of 1024 (a moving
+    /// average): `read_lock_combined` "auto" combines while above half.
+    pub(crate) miss_share: std::sync::atomic::AtomicU32,
     /// The namespace generation this process has applied to its L1 (-1: unknown).
     pub(crate) seen_generation: std::sync::atomic::AtomicI64,
     /// When the generation was last checked (observe::now_ms).
@@ -736,6 +768,7 @@ impl CacheInner {
             ("fill", "wait_timeout", g(&s.fill_wait_timeouts)),
             ("fill", "lease_wait", g(&s.lease_waits)),
             ("fill", "lease_timeout", g(&s.lease_timeouts)),
+            ("fill", "announced", g(&s.fill_announcements)),
             ("fill", "lost_lease", g(&s.lost_leases)),
             ("fill", "early_refresh", g(&s.early_refreshes)),
             ("fill", "null_not_cached", g(&s.nulls_not_cached)),
@@ -1024,13 +1057,27 @@ impl Cache {
         if let Some(Some(h)) = self.inner.durations.get(op) {
             h.observe(elapsed.as_secs_f64());
         }
+        self.l2_report(op, key, Some(elapsed), res, |failure| rel.record(permit, failure))
+    }
+
+    /// The outcome of an L2 operation: recorded (by `record`, which returns
+    /// whether a failure opened the circuit), and a failure counted and
+    /// logged.
+    pub(crate) fn l2_report<T>(
+        &self,
+        op: usize,
+        key: Option<&str>,
+        elapsed: Option<Duration>,
+        res: L2Result<T>,
+        record: impl FnOnce(Option<(ErrorClass, &str)>) -> bool,
+    ) -> std::result::Result<T, L2Fail> {
         match res {
             Ok(v) => {
-                rel.record(permit, None);
+                record(None);
                 Ok(v)
             }
             Err(e) => {
-                let opened = rel.record(permit, Some((e.class, &e.message)));
+                let opened = record(Some((e.class, &e.message)));
                 NsStats::inc(&self.inner.stats.l2_errors);
                 let class = match e.class {
                     ErrorClass::Transient => "transient",
@@ -1038,9 +1085,9 @@ impl Cache {
                 };
                 let detail = format!("operation={} class={class} error=\"{}\"", metrics::OPERATIONS[op], e.message);
                 if opened {
-                    observe::emit(Event { level: Level::Error, event: "circuit_opened", namespace: &self.inner.namespace, key, outcome: "open", duration: Some(elapsed), detail: Some(&detail) });
+                    observe::emit(Event { level: Level::Error, event: "circuit_opened", namespace: &self.inner.namespace, key, outcome: "open", duration: elapsed, detail: Some(&detail) });
                 } else {
-                    self.log(Level::Warning, "l2_error", key, class, Some(elapsed), Some(&detail));
+                    self.log(Level::Warning, "l2_error", key, class, elapsed, Some(&detail));
                 }
                 Err(L2Fail::Failed(e))
             }
@@ -1081,6 +1128,10 @@ impl Cache {
     pub(crate) async fn get_l2_entry(&self, key: &str) -> Result<Option<(Bytes, Option<Duration>)>> {
         if !self.has_backend() {
             return Ok(None);
+        }
+        if let Some(v) = self.inner.client.state().landings.value(key) {
+            // Our own write of it is under way: L2 may not have it yet.
+            return Ok(Some((v, None)));
         }
         let o = &self.inner.options;
         let needs_ttl = self.inner.l1_enabled || o.refresh_ttl_on_get || o.stale_while_revalidate > 0 || o.early_refresh_beta.is_some();
@@ -1177,12 +1228,21 @@ impl Cache {
     pub fn set_by_key(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         let ttl = ttl.unwrap_or(self.inner.ttl);
         match self.prepare_store(key, value, ttl) {
-            Ok((_, stored)) => self.inner.client.block_on(self.write_l2(key, stored, ttl)),
+            Ok((_, stored)) => self.inner.client.block_on(async {
+                self.settle_landing(key).await;
+                self.write_l2(key, stored, ttl).await
+            }),
             Err(e) => {
                 self.forget_l2(key);
                 Err(e)
             }
         }
+    }
+
+    /// Wait until this process's write behind of `key` (if any) has ended,
+    /// so that what follows lands after it.
+    pub(crate) async fn settle_landing(&self, key: &str) {
+        self.inner.client.state().landings.settle_key(key, Instant::now() + LANDING_WAIT).await
     }
 
     /// After a value could not be stored, the older entry is stale: remove
@@ -1213,7 +1273,10 @@ impl Cache {
             Ok(_) if !self.has_backend() => done(Ok(())),
             Ok((_, stored)) => {
                 let (c, key) = (self.clone(), key.to_string());
-                self.inner.client.spawn(async move { done(c.write_l2(&key, stored, ttl).await) });
+                self.inner.client.spawn(async move {
+                    c.settle_landing(&key).await;
+                    done(c.write_l2(&key, stored, ttl).await)
+                });
             }
         }
     }
@@ -1239,6 +1302,9 @@ impl Cache {
         if !self.has_backend() {
             return Ok(false);
         }
+        if self.inner.client.state().landings.value(&key).is_some() {
+            return Ok(true);
+        }
         let r = self.inner.client.block_on(self.l2(3, OpKind::Data, Some(&key), |b| b.exists(&key)));
         self.settle(r, false)
     }
@@ -1248,7 +1314,10 @@ impl Cache {
     pub fn ttl(&self, operation: &str, args: &[u8]) -> Result<Option<Option<Duration>>> {
         let key = self.key_shared(operation, args)?;
         if self.has_backend() {
-            let r = self.inner.client.block_on(self.l2(4, OpKind::Data, Some(&key), |b| b.ttl(&key)));
+            let r = self.inner.client.block_on(async {
+                self.settle_landing(&key).await;
+                self.l2(4, OpKind::Data, Some(&key), |b| b.ttl(&key)).await
+            });
             match r {
                 Ok(t) => return Ok(t),
                 Err(e) => {

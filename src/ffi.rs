@@ -285,9 +285,34 @@ unsafe fn free_handle<T>(p: *mut T) {
 }
 
 /// Free a client. Caches made from it stay usable until they are freed.
+/// First waits (at most 5 s) for the L2 writes this process made behind its
+/// callers, as `ck_flush` does.
 #[no_mangle]
 pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if let Some(c) = client.as_ref() {
+            c.client.flush(std::time::Duration::from_secs(5));
+        }
+    }));
     free_handle(client)
+}
+
+/// Wait, at most `timeout_ms`, until the L2 writes this process made behind
+/// its callers have ended. A completed lease (`ck_lease_complete`) returns
+/// once the value is in L1 and the process's readers see it; its Redis write
+/// follows in the background. Call this before the process exits (an
+/// `atexit` hook), or its last writes may be lost. `*out_pending` (may be
+/// NULL) receives the number of writes still under way (0: all ended).
+#[no_mangle]
+pub unsafe extern "C" fn ck_flush(client: *const ck_client, timeout_ms: u64, out_pending: *mut u64) -> ck_status {
+    guard(|| {
+        let client = client.as_ref().ok_or_else(|| null("client"))?;
+        let n = client.client.flush(std::time::Duration::from_millis(timeout_ms));
+        if let Some(o) = out_pending.as_mut() {
+            *o = n as u64;
+        }
+        Ok(())
+    })
 }
 
 /// Open a namespace. `options_json` (may be NULL) is a JSON object of
@@ -545,7 +570,11 @@ pub unsafe extern "C" fn ck_fill_begin(
 }
 
 /// Complete a lease with the computed `value` (MessagePack) and `ttl_ms`
-/// (0: the namespace default): stores it and wakes the waiters. Always
+/// (0: the namespace default): stores it and wakes the waiters. With Redis
+/// and a fail-open namespace the Redis write happens behind the caller:
+/// this returns once the value is in L1 and this process's readers see it
+/// (`ck_flush` waits for such writes); fail-closed namespaces write first
+/// and return the write's error. Always
 /// consumes the lease, even when it returns an error (e.g. `CK_ENCODE` for a
 /// value that cannot be stored; the waiters then compute themselves).
 #[no_mangle]

@@ -101,6 +101,135 @@ impl Flights {
     }
 }
 
+/// Values this process has returned to a caller whose L2 write is still
+/// under way (a blocking lease completion writes behind: the caller does not
+/// wait for the write's round trip). Until the write ends, this process's
+/// reads of the key get the value from here, and its writes of the key
+/// (set, delete, clear) wait for it, so a thread reads its own writes and
+/// writes land in the order they were made. Other processes wait on the
+/// fill lock, which the write releases.
+#[derive(Default)]
+pub(crate) struct Landings {
+    map: Mutex<HashMap<String, Arc<Landing>>>,
+    /// Writes under way; reads skip the map when there are none.
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+struct Landing {
+    value: Bytes,
+    done: AtomicBool,
+    notify: tokio::sync::Notify,
+    /// The connection whose reply ends the write, when it was sent behind
+    /// on a caller's own connection.
+    drain: std::sync::OnceLock<crate::backend::redis::DirectHandle>,
+}
+
+impl Landing {
+    /// Read the write's reply now if it waits on a caller's connection.
+    fn drain(&self) {
+        if let Some(h) = self.drain.get() {
+            crate::backend::redis::drain(h);
+        }
+    }
+}
+
+/// Ends a write behind when dropped (landed, failed, or abandoned).
+pub(crate) struct LandingGuard {
+    cache: Cache,
+    key: String,
+    landing: Arc<Landing>,
+}
+
+impl Landings {
+    fn start(&self, cache: &Cache, key: &str, value: Bytes) -> LandingGuard {
+        let landing = Arc::new(Landing { value, done: AtomicBool::new(false), notify: Default::default(), drain: Default::default() });
+        self.count.fetch_add(1, Ordering::AcqRel);
+        // A second write of the key (a lease that stopped waiting) replaces
+        // the first here; each guard still counts itself out.
+        self.map.lock().insert(key.to_string(), landing.clone());
+        LandingGuard { cache: cache.clone(), key: key.to_string(), landing }
+    }
+
+    /// The value of a write of `key` still under way, if any.
+    pub(crate) fn value(&self, key: &str) -> Option<Bytes> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let l = self.map.lock().get(key).cloned()?;
+        // A write whose reply waits on another thread's idle connection
+        // ends now, so a value is never served from here past its time.
+        l.drain();
+        (!l.done.load(Ordering::Acquire)).then(|| l.value.clone())
+    }
+
+    /// Wait (at most until `deadline`) until no write of `key` is under way.
+    pub(crate) async fn settle_key(&self, key: &str, deadline: Instant) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let Some(l) = self.map.lock().get(key).cloned() else { return };
+        l.drain();
+        loop {
+            let notified = l.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if l.done.load(Ordering::Acquire) {
+                return;
+            }
+            let d = tokio::time::Instant::from_std(deadline);
+            if tokio::time::timeout_at(d, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Wait (at most until `deadline`) until no write is under way.
+    pub(crate) async fn settle_all(&self, deadline: Instant) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            let pending: Vec<Arc<Landing>> = self.map.lock().values().cloned().collect();
+            for l in pending {
+                l.drain();
+            }
+            // A connection busy with its owner's command is read by the
+            // owner; look again shortly.
+            let d = tokio::time::Instant::from_std(deadline.min(Instant::now() + Duration::from_millis(20)));
+            let _ = tokio::time::timeout_at(d, notified).await;
+            if Instant::now() >= deadline {
+                return;
+            }
+        }
+    }
+
+    /// Writes under way now.
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for LandingGuard {
+    fn drop(&mut self) {
+        let landings = &self.cache.inner.client.state().landings;
+        {
+            let mut map = landings.map.lock();
+            if map.get(&self.key).is_some_and(|l| Arc::ptr_eq(l, &self.landing)) {
+                map.remove(&self.key);
+            }
+        }
+        self.landing.done.store(true, Ordering::Release);
+        self.landing.notify.notify_waiters();
+        if landings.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            landings.idle.notify_waiters();
+        }
+    }
+}
+
 /// The result of [`Cache::fill`].
 pub enum Fill {
     /// The value: return it.
@@ -266,6 +395,8 @@ struct Prepared {
     /// L1 already has the value (a background completion puts it there at
     /// once, so the caller's next call hits).
     l1_done: bool,
+    /// Set while the write is behind the caller (see [`Landings`]).
+    landing: Option<LandingGuard>,
 }
 
 impl Lease {
@@ -303,13 +434,13 @@ impl Lease {
             NsStats::inc(&c.inner.stats.nulls_not_cached);
             let seen: Bytes = value.into();
             self.finish_flight(FlightOutcome::Filled(seen.clone()));
-            return Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: None, ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false });
+            return Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: None, ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false, landing: None });
         }
         match c.encode_for_l2(&self.key, value) {
             Ok((seen, stored)) => {
                 self.finish_flight(FlightOutcome::Filled(seen.clone()));
                 c.note_fill_duration(self.started.elapsed());
-                Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: Some(stored), ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false })
+                Ok(Prepared { cache: c.clone(), key: std::mem::take(&mut self.key), seen, stored: Some(stored), ttl, lock: self.lock.take(), _refresh: self.refresh.take(), l1_done: false, landing: None })
             }
             Err(e) => {
                 self.finish_flight(FlightOutcome::Abandoned);
@@ -319,12 +450,29 @@ impl Lease {
     }
 
     /// Store `value` (bytes of the namespace's serializer) with `ttl` (the
-    /// namespace default if `None`), hand it to every waiter, and write it to
-    /// L2 before returning.
+    /// namespace default if `None`) and hand it to every waiter.
+    ///
+    /// With Redis as L2 and the namespace fail-open, the L2 write happens
+    /// behind the caller: this returns once L1 has the value, and until the
+    /// write ends this process reads the value from memory and orders its
+    /// own later writes of the key after it (see [`Landings`]); other
+    /// processes wait on the fill lock, which the write releases. A failed
+    /// write is counted and logged, as every fail-open error. Otherwise
+    /// (fail-closed, or a custom backend) the write is made before this
+    /// returns and its error is returned.
     pub fn complete(self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         let cache = self.cache.clone();
         let key = self.key.clone();
+        let behind = !cache.inner.options.fail_closed && matches!(cache.inner.client.state().backend, crate::backend::Backend::Redis(_));
         match self.prepare(value, ttl) {
+            Ok(p) if behind && p.stored.is_some() => {
+                if let Err(p) = p.behind().send_behind() {
+                    cache.inner.client.spawn(async move {
+                        let _ = p.commit().await;
+                    });
+                }
+                Ok(())
+            }
             Ok(p) => cache.inner.client.block_on(p.commit()),
             Err(e) => {
                 cache.forget_l2(&key);
@@ -348,11 +496,8 @@ impl Lease {
                 let r = cache.inner.client.block_on(p.commit());
                 done(r)
             }
-            Ok(mut p) => {
-                if let Some(stored) = &p.stored {
-                    cache.l1_put(&p.key, &p.seen, stored, Some(cache.l2_ttl(p.ttl)));
-                    p.l1_done = true;
-                }
+            Ok(p) => {
+                let p = p.behind();
                 cache.inner.client.clone().spawn(async move { done(p.commit().await) });
             }
         }
@@ -369,6 +514,18 @@ impl Drop for Lease {
 }
 
 impl Prepared {
+    /// Ready to be written behind the caller: L1 has the value now and this
+    /// process's readers get it until the write ends.
+    fn behind(mut self) -> Prepared {
+        if let Some(stored) = &self.stored {
+            let c = &self.cache;
+            c.l1_put(&self.key, &self.seen, stored, Some(c.l2_ttl(self.ttl)));
+            self.l1_done = true;
+            self.landing = Some(c.inner.client.state().landings.start(c, &self.key, self.seen.clone()));
+        }
+        self
+    }
+
     async fn commit(mut self) -> Result<()> {
         let c = self.cache.clone();
         let Some(stored) = self.stored.take() else {
@@ -386,28 +543,8 @@ impl Prepared {
                 }
                 let (key, lock_key, token) = (&self.key, &hold.lock_key, &hold.token);
                 let r = c.l2(1, OpKind::Data, Some(key), |b| b.fenced_set(key, lock_key, token, &stored, l2_ttl)).await;
-                match r {
-                    Ok(true) => {
-                        hold.settled = true;
-                        // The fenced write also announced the fill to waiters.
-                        if !self.l1_done {
-                            c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
-                        }
-                        Ok(())
-                    }
-                    Ok(false) => {
-                        hold.settled = true;
-                        c.lost_lease(key, "the lock was no longer ours at write time; a newer value wins");
-                        self.forget_early_l1();
-                        Ok(())
-                    }
-                    Err(e) => {
-                        if !self.l1_done {
-                            c.l1_put(key, &self.seen, &stored, Some(l2_ttl));
-                        }
-                        c.settle(Err(e), ())
-                    }
-                }
+                self.stored = Some(stored);
+                self.conclude(r)
             }
             _ => {
                 if !self.l1_done {
@@ -416,6 +553,96 @@ impl Prepared {
                 c.write_l2(&self.key, stored, self.ttl).await
             }
         }
+    }
+
+    /// The end of the L2 write: `Ok(true)` written, `Ok(false)` refused by
+    /// the fence (the lease was lost meanwhile), or the failure.
+    fn conclude(mut self, r: std::result::Result<bool, crate::client::L2Fail>) -> Result<()> {
+        let c = self.cache.clone();
+        if let (Some(hold), true) = (self.lock.as_mut(), r.is_ok()) {
+            hold.settled = true; // the write released the lock (or it was gone)
+        }
+        if let (false, Some(stored), false) = (self.l1_done, &self.stored, matches!(r, Ok(false))) {
+            c.l1_put(&self.key, &self.seen, stored, Some(c.l2_ttl(self.ttl)));
+        }
+        match r {
+            // A fenced write also announced the fill to waiters.
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                c.lost_lease(&self.key, "the lock was no longer ours at write time; a newer value wins");
+                self.forget_early_l1();
+                Ok(())
+            }
+            Err(e) => c.settle(Err(e), ()),
+        }
+    }
+
+    /// Send the write on the calling thread's own Redis connection without
+    /// waiting for its reply (`RedisBackend::send_behind`): the reply is
+    /// read before the thread's next command, or by whoever needs the write
+    /// to have ended. `Err(self)` when that cannot be done now: use
+    /// [`Prepared::commit`].
+    fn send_behind(mut self) -> std::result::Result<(), Prepared> {
+        let c = self.cache.clone();
+        let state = c.inner.client.state();
+        let crate::backend::Backend::Redis(b) = &state.backend else { return Err(self) };
+        if self.stored.is_none() || self.lock.as_ref().is_some_and(|h| h.lost.load(Ordering::Acquire)) {
+            return Err(self);
+        }
+        let rel = &c.inner.local().rel;
+        let Ok(permit) = rel.admit(OpKind::Data) else { return Err(self) };
+        if permit.is_trial() {
+            // A half-open trial reports its latency: through the gate.
+            rel.forgo(permit);
+            return Err(self);
+        }
+        let l2_ttl = c.l2_ttl(self.ttl);
+        let stored = self.stored.as_deref().expect("checked above");
+        let (packed, eval) = match self.lock.as_mut() {
+            Some(hold) => {
+                hold.stop_renewing();
+                let (sha, eval) = b.fenced_set_packed(&self.key, &hold.lock_key, &hold.token, stored, l2_ttl);
+                (sha, Some(eval))
+            }
+            None => (b.set_packed(&self.key, stored, l2_ttl), None),
+        };
+        let fenced = self.lock.is_some();
+        let landing = self.landing.as_ref().map(|g| g.landing.clone());
+        let slot = Arc::new(Mutex::new(Some(self)));
+        let owned = slot.clone();
+        let done: crate::backend::redis::OwedDone = Box::new(move |r| {
+            if let Some(p) = owned.lock().take() {
+                p.conclude_behind(r, fenced);
+            }
+        });
+        let sent = crate::backend::redis::as_blocking_caller(|| b.send_behind(&packed, eval, permit.timeout(), done));
+        // The write's permit ends with the send; its reply is recorded by
+        // the breaker, not the adaptive timeout (it may be read late).
+        drop(permit);
+        match sent {
+            Ok(h) => {
+                if let Some(l) = landing {
+                    let _ = l.drain.set(h);
+                }
+                Ok(())
+            }
+            Err(_) => Err(slot.lock().take().expect("not sent, so not completed")),
+        }
+    }
+
+    fn conclude_behind(self, r: crate::backend::L2Result<redis::Value>, fenced: bool) {
+        let c = self.cache.clone();
+        let r = r.and_then(|v| match (fenced, v) {
+            (false, _) => Ok(true),
+            (true, redis::Value::Int(n)) => Ok(n == 1),
+            (true, other) => Err(crate::backend::L2Error {
+                class: crate::backend::ErrorClass::Permanent,
+                message: format!("the fenced write answered {other:?}"),
+            }),
+        });
+        let rel = &c.inner.local().rel;
+        let r = c.l2_report(1, Some(&self.key), None, r, |f| rel.record_outcome(f));
+        let _ = self.conclude(r);
     }
 
     /// A lost lease: the value put in L1 early is older than what won.
@@ -565,12 +792,15 @@ impl Cache {
         // in one round trip and the others wait for it (see `lead_locked`):
         // a round trip less per miss, a Lua script per hit.
         let o = &self.inner.options;
-        let combined = o.read_lock_combined
+        let combined = o.read_lock_combined.unwrap_or_else(|| self.misses_dominate())
             && o.distributed_lock
             && matches!(self.inner.client.state().backend, crate::backend::Backend::Redis(_));
         loop {
             if let Some((v, expires, refresh_at)) = self.l1_meta(&key) {
                 return Ok(self.hit(&key, v, expires, refresh_at).await);
+            }
+            if let Some(v) = self.inner.client.state().landings.value(&key) {
+                return Ok(Fill::Hit(v)); // our own write of it is under way
             }
             if combined {
                 match self.inner.client.state().flights.join(&key) {
@@ -581,7 +811,9 @@ impl Cache {
                     },
                 }
             }
-            if let Some((v, remaining)) = self.get_l2_entry(&key).await? {
+            let read = self.get_l2_entry(&key).await?;
+            self.note_fill_read(read.is_none());
+            if let Some((v, remaining)) = read {
                 let now = Instant::now();
                 let expires = remaining.map(|r| now + r);
                 let refresh_at = match (remaining, self.swr().is_zero()) {
@@ -651,6 +883,7 @@ impl Cache {
                 return Ok(Fill::Lease(lease));
             }
         };
+        self.note_fill_read(r.0.is_none());
         match r {
             (Some(f), _) => match self.accept_fetched(&lease.key, f).await? {
                 Some((v, remaining)) => {
@@ -764,9 +997,26 @@ impl Cache {
                 return Ok(Remote::Timeout);
             }
             let nap = backoff.min(deadline - now);
-            let _ = tokio::time::timeout(nap, notified).await;
+            if tokio::time::timeout(nap, notified).await.is_ok() {
+                NsStats::inc(&self.inner.stats.fill_announcements);
+            }
             backoff = (backoff * 2).min(Duration::from_millis(200));
         }
+    }
+
+    /// Whether most of this namespace's recent fill reads missed.
+    fn misses_dominate(&self) -> bool {
+        self.inner.miss_share.load(Ordering::Relaxed) > 512
+    }
+
+    /// Feed one fill read's outcome to the moving share of misses.
+    fn note_fill_read(&self, missed: bool) {
+        let m = &self.inner.miss_share;
+        let old = m.load(Ordering::Relaxed);
+        // An eighth of the way towards 1024 (a miss) or 0 (a hit). A lost
+        // update between threads only delays the estimate.
+        let new = old - old / 8 + if missed { 128 } else { 0 };
+        m.store(new.min(1024), Ordering::Relaxed);
     }
 
     /// Count and log a refused late write.

@@ -286,6 +286,8 @@ impl Cache {
     /// Delete by full key from L1 and L2, and tell other processes.
     pub async fn delete_async(&self, key: &str) -> Result<bool> {
         NsStats::inc(&self.inner.stats.deletes);
+        // Our own write of the key, if under way, lands first.
+        self.settle_landing(key).await;
         let in_l1 = self.l1().is_some_and(|l1| l1.remove(key));
         if !self.has_backend() {
             self.apply_local(key);
@@ -347,6 +349,12 @@ impl Cache {
     }
 
     fn clear_prefix(&self, prefix: String, rest_ok: fn(&[u8]) -> bool) -> Result<u64> {
+        let client = &self.inner.client;
+        if self.has_backend() {
+            // Our own writes under way land first, so they are cleared too.
+            let state = client.state();
+            client.block_on(state.landings.settle_all(std::time::Instant::now() + Duration::from_secs(10)));
+        }
         if let Some(l1) = self.l1() {
             l1.remove_prefix(&prefix);
         }
@@ -354,7 +362,6 @@ impl Cache {
             self.apply_local(&format!("{prefix}*"));
             return Ok(0);
         }
-        let client = &self.inner.client;
         client.block_on(async {
             // A clear may take many round trips: it gets the maximum timeout.
             let r = self.l2(5, OpKind::Bulk, None, |b| b.delete_prefix(&prefix, rest_ok)).await;

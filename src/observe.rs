@@ -43,6 +43,9 @@ pub struct NsStats {
     pub lease_waits: AtomicU64,
     /// Of those, the ones that gave up waiting and computed themselves.
     pub lease_timeouts: AtomicU64,
+    /// Times such a waiter was woken by the holder's announcement of its
+    /// value (`cachekit:filled`) rather than by its fallback re-check.
+    pub fill_announcements: AtomicU64,
     /// Fills whose lock expired or was taken over before they completed:
     /// their late write was refused (fencing).
     pub lost_leases: AtomicU64,
@@ -86,6 +89,7 @@ impl NsStats {
             "fill_wait_timeouts": g(&self.fill_wait_timeouts),
             "lease_waits": g(&self.lease_waits),
             "lease_timeouts": g(&self.lease_timeouts),
+            "fill_announcements": g(&self.fill_announcements),
             "lost_leases": g(&self.lost_leases),
             "early_refreshes": g(&self.early_refreshes),
             "ttl_refreshes": g(&self.ttl_refreshes),
@@ -196,7 +200,9 @@ pub fn emit(e: Event<'_>) {
         return;
     }
     let key_hash = e.key.map(|k| format!("{:016x}", xxhash_rust::xxh3::xxh3_64(k.as_bytes())));
-    let corr = CORRELATION_ID.with(|c| c.borrow().clone());
+    // try_with: events can come from a thread-local destructor (a thread
+    // that ends completes its writes behind).
+    let corr = CORRELATION_ID.try_with(|c| c.borrow().clone()).ok().flatten();
     let json = serde_json::json!({
         "level": e.level.name(),
         "event": e.event,

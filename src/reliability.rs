@@ -285,9 +285,32 @@ impl Reliability {
         let elapsed = permit.started.elapsed();
         let kind = permit.kind;
         drop(permit);
+        if failure.is_none() {
+            self.observe_latency(kind, elapsed);
+        }
+        self.record_outcome(failure)
+    }
+
+    /// Give back a permit that will not be used (its half-open trial slot
+    /// too). Nothing is recorded.
+    pub fn forgo(&self, permit: Permit<'_>) {
+        let trial = permit.trial;
+        drop(permit);
+        if trial {
+            let mut b = self.breaker.lock();
+            if b.state == BreakerState::HalfOpen && b.trials > 0 {
+                b.trials -= 1;
+            }
+        }
+    }
+
+    /// Record the outcome of an operation whose permit ended before its
+    /// reply came (a write sent behind its caller): the breaker learns from
+    /// it; its latency is not a sample of the adaptive timeout. Returns true
+    /// when this failure opened the circuit.
+    pub fn record_outcome(&self, failure: Option<(ErrorClass, &str)>) -> bool {
         match failure {
             None => {
-                self.observe_latency(kind, elapsed);
                 let mut b = self.breaker.lock();
                 b.failures = 0;
                 if b.state == BreakerState::HalfOpen {

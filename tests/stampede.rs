@@ -122,6 +122,8 @@ fn worker() {
             println!("@leased");
             std::thread::sleep(Duration::from_millis(1200));
             lease.complete(&text("old"), None).unwrap();
+            // The write's verdict arrives with its reply, read by flush.
+            c.client().flush(Duration::from_secs(2));
             println!("@lost_leases {}", c.health()["stats"]["lost_leases"]);
         }
         "reader" => {
@@ -458,4 +460,48 @@ fn a_renewed_lease_outlives_its_ttl_and_others_wait_for_its_value() {
     assert_eq!(waits, 1);
     assert!(waited < Duration::from_millis(900), "woken when the value landed: {waited:?}");
     assert_eq!(a.health()["stats"]["lost_leases"], 0);
+}
+
+#[test]
+fn a_fill_is_announced_on_the_channel_only_when_another_process_waits_and_wakes_it() {
+    let redis = RedisServer::start();
+    // A raw subscriber counts the announcements.
+    let mut sub = redis.raw();
+    sub.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.subscribe("cachekit:filled").unwrap();
+    let a = cache(&redis.url(), "announce", r#"{"l1_enabled": false}"#);
+    let b = cache(&redis.url(), "announce", r#"{"l1_enabled": false}"#);
+
+    // Nobody waits: no announcement.
+    let Fill::Lease(lease) = a.fill("f", &args(1)).unwrap() else { panic!("cold key") };
+    lease.complete(&text("quiet"), None).unwrap();
+    a.client().flush(Duration::from_secs(2));
+    assert!(pubsub.get_message().is_err(), "an uncontended fill publishes nothing");
+
+    // b (another process's worth of state) waits for a's lock.
+    let Fill::Lease(lease) = a.fill("f", &args(2)).unwrap() else { panic!("cold key") };
+    let key = lease.key().to_string();
+    let b2 = b.clone();
+    let waiter = std::thread::spawn(move || match b2.fill("f", &args(2)).unwrap() {
+        Fill::Hit(v) => untext(&v),
+        _ => panic!("b waits for a's value"),
+    });
+    // Until b has marked itself as waiting (its fallback re-checks start
+    // at 5 ms and back off to 200 ms, so it is still waiting afterwards).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let waiters_key = format!("{key}:waiters");
+    while !redis.raw().exists::<_, bool>(&waiters_key).unwrap() {
+        assert!(Instant::now() < deadline, "b never marked itself as waiting");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    lease.complete(&text("announced"), None).unwrap();
+    assert_eq!(waiter.join().unwrap(), "announced");
+    let msg = pubsub.get_message().expect("one announcement of the fill");
+    assert_eq!(msg.get_payload::<String>().unwrap(), key);
+    assert!(pubsub.get_message().is_err(), "exactly one announcement");
+    let s = b.health()["stats"].clone();
+    assert_eq!(s["lease_waits"], 1);
+    assert_eq!(s["fill_announcements"], 1, "b was woken by the announcement, not by a re-check: {s}");
 }

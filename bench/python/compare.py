@@ -129,12 +129,15 @@ def main() -> None:
         "- **L1 hit**: one foreign call (`ck_fill_begin_borrowed`; async: `ck_peek_borrowed`) with the key "
         + "derivation memoised in the core; the rest is argument binding, msgpack encode and decode in Python.",
         "- **L2 hit**: the calling thread reads on a Redis connection of its own (no hand-off to the core's "
-        + "runtime), one pipelined `GET`+`PTTL`, then the envelope is verified and decoded.",
-        "- **Miss then store** (the target not met): a miss takes three round trips by default: the read, "
-        + "`SET key:lock NX PX`, and one script that stores the value, releases the lock and announces the fill; "
-        + "the hand-written redis-py code makes two (`GET`, `SET EX`) and takes no lock. The namespace option "
-        + "`read_lock_combined` reads and locks in one script (two round trips per miss) at the price of a Lua "
-        + "script on every L2 hit, so it is off by default: hits are the common case.",
+        + "runtime), one `GET` (with L1 off no TTL is needed), then the envelope is verified and decoded.",
+        "- **Miss then store**: one round trip and one write. The namespace's fill reads have mostly missed "
+        + "lately, so `read_lock_combined` \"auto\" reads and takes the fill lock in one script; the value "
+        + "is then sent behind the caller on its own connection (one script stores it, releases the lock and "
+        + "announces the fill when another process waits) and its reply is read with the next command. "
+        + "The hand-written redis-py code makes two round trips (`GET`, `SET EX`) and takes no lock.",
+        "- The L2 hit of PyPI cachekit varies more than ours between rounds (its median moved from 190 to "
+        + "340 us across runs on this machine), so the L2 ratio moves around its limit; the medians of one "
+        + "run are what the table shows.",
         "- The machine has two cores shared with builds: ratios move by up to 1.5x between runs; compare "
         + "within one run.",
         "",

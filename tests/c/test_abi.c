@@ -826,6 +826,14 @@ static void test_fill(void) {
     CHECK(lease != NULL);
     CHECK(buf_empty(&v));
     CHECK_ST(ck_lease_complete(lease, VALUE_MAP, sizeof VALUE_MAP, 0), CK_OK);
+    /* The Redis write may still be under way: ck_flush waits for it. */
+    {
+        uint64_t pending = 99;
+        CHECK_ST(ck_flush(NULL, 1000, &pending), CK_INVALID_ARGUMENT);
+        CHECK_ST(ck_flush(cl, 1000, &pending), CK_OK);
+        CHECK(pending == 0);
+        CHECK_ST(ck_flush(cl, 0, NULL), CK_OK);
+    }
     /* Stored with the namespace TTL. */
     CHECK_ST(ck_get(c, "compute", MP(0x91, 0x01), &v, &found), CK_OK);
     CHECK(found && buf_eq(&v, VALUE_MAP, sizeof VALUE_MAP));

@@ -30,6 +30,7 @@ def test_async_hit_miss_and_l2(redis_url: str, ns: str) -> None:
         await asyncio.sleep(0.2)  # the L2 write of an async fill happens in the background
         assert await fetch_l2(1) == {"x": 1}  # served by Redis through the completion callback
         assert await fetch_l2(2) == {"x": -1}
+        await asyncio.sleep(0.2)  # until then this process reads the value being written, not Redis
         assert await fetch_l2(2) == {"x": -1}
 
     asyncio.run(main())

@@ -67,3 +67,45 @@ def test_fork_child_works(redis_url: str, ns: str) -> None:
     assert os.WEXITSTATUS(exit_status) == 0
     assert f(100) == 101  # written by the child, read by the parent from Redis
     assert n[0] == 1
+
+
+def test_a_process_that_exits_right_after_a_miss_stored_the_value(redis_url: str, ns: str) -> None:
+    """A miss returns before its Redis write lands; the exit hook waits for it."""
+    import subprocess
+    import sys
+
+    code = f"""
+import asyncio
+from cachekit import cache
+
+@cache(namespace={ns!r}, operation="f", l1_enabled=False)
+def f(x):
+    return {{"x": x}}
+
+@cache(namespace={ns!r}, operation="g", l1_enabled=False)
+async def g(x):
+    return {{"x": x}}
+
+print(f(41), asyncio.run(g(42)))
+"""
+    env = dict(os.environ, CACHEKIT_REDIS_URL=redis_url)
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "{'x': 41} {'x': 42}"
+
+    computed: list[int] = []
+
+    @cache(namespace=ns, operation="f", l1_enabled=False)
+    def f(x: int) -> dict[str, int]:
+        computed.append(x)
+        return {"x": x}
+
+    @cache(namespace=ns, operation="g", l1_enabled=False)
+    def g(x: int) -> dict[str, int]:
+        computed.append(x)
+        return {"x": x}
+
+    assert f(41) == {"x": 41}
+    assert g(42) == {"x": 42}
+    assert computed == [], "the child processes stored the values before exiting"

@@ -7,6 +7,7 @@ exceptions.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import logging
@@ -106,6 +107,15 @@ class Client:
         self.config_json = config_json
         return self
 
+    def flush(self, timeout: float = 5.0) -> int:
+        """Wait (at most ``timeout`` seconds) for the Redis writes made behind
+        callers; returns how many are still under way."""
+        pending = ctypes.c_uint64(0)
+        status = lib.ck_flush(self.handle, int(timeout * 1000), ctypes.byref(pending))
+        if status != CK_OK:
+            raise_status(status, "ck_flush")
+        return pending.value
+
     def metrics(self) -> str:
         buf = CkBuf()
         status = lib.ck_metrics(self.handle, ctypes.byref(buf))
@@ -132,6 +142,15 @@ def get_client(config_json: str | None = None) -> Client:
             c = Client(config_json)
             _clients[config_json] = c
         return c
+
+
+def flush_all(timeout: float = 5.0) -> int:
+    """Wait for every client's writes made behind callers (run at exit: a
+    miss returns before its Redis write lands)."""
+    return sum(c.flush(timeout) for c in list(_clients.values()))
+
+
+atexit.register(flush_all)
 
 
 def metrics_text(config_json: str | None = None) -> str:

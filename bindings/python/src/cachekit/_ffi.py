@@ -79,6 +79,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ck_buf_free": (None, [BufP]),
     "ck_client_new": (_status, [_cp, ctypes.POINTER(ClientP)]),
     "ck_client_free": (None, [ClientP]),
+    "ck_flush": (_status, [ClientP, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64)]),
     "ck_cache_new": (_status, [ClientP, _cp, _cp, ctypes.POINTER(CacheP)]),
     "ck_cache_free": (None, [CacheP]),
     "ck_make_key": (_status, [CacheP, _cp, U8P, _sz, BufP]),
