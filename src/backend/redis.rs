@@ -444,6 +444,19 @@ impl RedisBackend {
         drop(old);
     }
 
+    /// Forget this thread's connection as stale without reading what it
+    /// owes (a frozen server would hold the caller): those writes end as
+    /// failed, unknown to have landed.
+    fn discard_direct(&self) {
+        let Some((_, slot)) = DIRECT.with(|d| d.borrow_mut().remove(&self.id)) else { return };
+        let owed: Vec<Owed> = {
+            let mut d = slot.lock();
+            d.conn = None;
+            d.owed.drain(..).collect()
+        };
+        run_completions(owed.into_iter().map(|o| (o.done, Err(classify(dropped_error())))).collect());
+    }
+
     fn direct_now<T>(
         &self,
         timeout: Duration,
@@ -644,7 +657,7 @@ impl RedisBackend {
     /// Redis that is back. Bounded by the caller's timeout.
     pub async fn revive(&self) {
         // This thread's direct connection may be just as stale.
-        self.forget_direct();
+        self.discard_direct();
         let mut set = tokio::task::JoinSet::new();
         for (i, c) in self.conns.iter().enumerate() {
             let mut c = c.clone();
