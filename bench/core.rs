@@ -540,6 +540,62 @@ fn bench_l2(k: Knobs, targets: &mut Vec<Target>) {
     drop(server);
 }
 
+/// 4b: miss then store (a new key each call, L1 off) vs bare `redis` GET +
+/// SET, which takes no lock. Informational: no issue sets a target here.
+fn bench_miss(k: Knobs, _targets: &mut Vec<Target>) {
+    use cachekit::Fill;
+    let server = redis_server::RedisServer::start();
+    let url = server.url();
+    let client = Client::new(Config { redis_url: Some(url.clone()), ..Config::default() }).expect("client");
+    let locked = client.cache("miss-lock", CacheOptions { l1_enabled: Some(false), ..CacheOptions::default() }).expect("cache");
+    let unlocked = client
+        .cache("miss-nolock", CacheOptions { l1_enabled: Some(false), distributed_lock: false, ..CacheOptions::default() })
+        .expect("cache");
+    let value = msgpack_bin_doc(100);
+    let next = std::cell::Cell::new(0usize);
+    let miss = |cache: &cachekit::Cache| {
+        next.set(next.get() + 1);
+        match cache.fill(OP, &small_args(next.get())).unwrap() {
+            Fill::Lease(l) => l.complete(&value, None).unwrap(),
+            _ => panic!("a new key must miss"),
+        }
+    };
+    let mut peer = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+    let peer_next = std::cell::Cell::new(0usize);
+    let mut cases = vec![
+        case("ours: `fill` miss + `complete`, fill lock (defaults: read and lock in one script, write behind)", |n| {
+            for _ in 0..n {
+                miss(&locked);
+            }
+        }),
+        case("ours: the same without the fill lock (`distributed_lock: false`)", |n| {
+            for _ in 0..n {
+                miss(&unlocked);
+            }
+        }),
+        case("peer: bare `redis` sync connection, GET (nil) then SET PX, no lock", |n| {
+            for _ in 0..n {
+                peer_next.set(peer_next.get() + 1);
+                let key = format!("peer:miss:{}", peer_next.get());
+                let got: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut peer).unwrap();
+                assert!(got.is_none());
+                let () = redis::cmd("SET").arg(&key).arg(&value).arg("PX").arg(60_000).query(&mut peer).unwrap();
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let peer_median = s[2].median;
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer_median) })
+        .collect();
+    print_table("Miss then store, 100-byte value, a new key each call, loopback redis-server", &rows, "ratio to peer GET + SET (medians)");
+    drop(cases);
+    client.flush(Duration::from_secs(5));
+    drop(server);
+}
+
 /// 5: key derivation and envelope encode/decode for 100 B, 10 KB, 1 MB.
 fn bench_codec(k: Knobs) {
     let client = l1_only_client();
@@ -797,10 +853,11 @@ fn main() {
     println!("Harness: {} rounds per comparison, batches of ~{} ms; compared cases run alternately (rotating order) in one process; median and p10/p90 over rounds.\n", k.rounds, k.batch.as_millis());
     let mut targets = Vec::new();
     type Section = fn(Knobs, &mut Vec<Target>);
-    let sections: [(&str, Section); 6] = [
+    let sections: [(&str, Section); 7] = [
         ("l1", bench_l1),
         ("threads", bench_threads),
         ("l2", bench_l2),
+        ("miss", bench_miss),
         ("gate", bench_gate),
         ("stampede", bench_stampede),
         ("codec", |k, _| bench_codec(k)),

@@ -47,5 +47,8 @@ fn main() -> Result<(), cachekit::Error> {
         "stats: l1 hits {}, l2 hits {}, fills {}",
         health["l1"]["hits"], health["stats"]["l2_hits"], health["stats"]["fills"]
     );
+    // A completed fill's Redis write happens behind the caller: let it land
+    // before the process exits.
+    client.flush(Duration::from_secs(5));
     Ok(())
 }
