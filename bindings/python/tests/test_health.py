@@ -105,6 +105,22 @@ def test_tracing_spans(redis_url: str, ns: str) -> None:
     spans = [s for s in exporter.get_finished_spans() if s.name == "cachekit.get"]
     assert [s.attributes and s.attributes.get("cachekit.hit") for s in spans][-2:] == [False, True]
 
+    @cache(namespace=ns, enable_tracing=True)
+    async def g() -> int:
+        return 2
+
+    import asyncio
+
+    async def twice() -> None:
+        await g()
+        await g()
+
+    asyncio.run(twice())
+    spans = [s for s in exporter.get_finished_spans() if s.name == "cachekit.get"]
+    assert len(spans) == 4
+    assert [s.attributes and s.attributes.get("cachekit.operation") for s in spans][-2:] == ["test_tracing_spans.g"] * 2
+    assert [s.attributes and s.attributes.get("cachekit.hit") for s in spans][-2:] == [False, True]
+
 
 def test_versions() -> None:
     assert cachekit.ABI_VERSION == 1

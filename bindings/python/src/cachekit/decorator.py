@@ -270,12 +270,16 @@ async def _wait_pending(token: int) -> tuple[int, bytes, bool, int]:
 # ------------------------------------------------------------------ tracing
 
 
-def _tracer() -> Any:
+def _tracer() -> tuple[Any, Any] | None:
+    """The OpenTelemetry tracer and ``use_span``, when the API is installed.
+
+    Each call starts a span; a span that does not record (no SDK configured)
+    is dropped at once, so the API alone costs a call next to nothing."""
     try:
         from opentelemetry import trace  # pyright: ignore[reportMissingImports]
     except ImportError:
         return None
-    return trace.get_tracer("cachekit")  # pyright: ignore[reportUnknownMemberType]
+    return trace.get_tracer("cachekit"), trace.use_span  # pyright: ignore[reportUnknownMemberType]
 
 
 class _Out:
@@ -606,10 +610,13 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
                 return (await acall(args, kwargs))[0]
         else:
-            t = tracer
+            t, use_span = tracer
 
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                with t.start_as_current_span("cachekit.get") as span:
+                span = t.start_span("cachekit.get")
+                if not span.is_recording():  # no SDK configured: skip the context switch
+                    return (await acall(args, kwargs))[0]
+                with use_span(span, end_on_exit=True):
                     span.set_attribute("cachekit.namespace", s.namespace)
                     span.set_attribute("cachekit.operation", s.operation)
                     value, hit = await acall(args, kwargs)
@@ -711,10 +718,13 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 store(lease, result, complete)
                 return result
         else:
-            t = tracer
+            t, use_span = tracer
 
             def swrapper(*args: Any, **kwargs: Any) -> Any:
-                with t.start_as_current_span("cachekit.get") as span:
+                span = t.start_span("cachekit.get")
+                if not span.is_recording():  # no SDK configured: skip the context switch
+                    return call(args, kwargs)[0]
+                with use_span(span, end_on_exit=True):
                     span.set_attribute("cachekit.namespace", s.namespace)
                     span.set_attribute("cachekit.operation", s.operation)
                     value, hit = call(args, kwargs)
