@@ -9,6 +9,11 @@ dir="build/redis-$name"
 case "$cmd" in
   start)
     mkdir -p "$dir"
+    # One server per name: a second start replaces the first instead of leaking it.
+    if [ -f "$dir/redis.pid" ]; then
+      kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+      rm -f "$dir/redis.pid"
+    fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
       --daemonize yes --dir "$PWD/$dir" --pidfile "$PWD/$dir/redis.pid" --logfile "$PWD/$dir/redis.log"
