@@ -16,9 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// What a callback returns for a failure excluded from the circuit breaker.
+#define EXCLUDED_FAILURE -3
+
 // Version of this ABI. Wrappers compare it with the version they were
 // written for and refuse to load on a mismatch.
 #define CK_ABI_VERSION 1
+
+// What a foreign backend's callback returns for a failure that must not
+// move the circuit breaker (an error kind the user excluded): the call
+// fails open and the error is counted. Any other negative return is a
+// transient L2 failure.
+#define CK_BACKEND_EXCLUDED -3
 
 // Result of every fallible call.
 typedef enum ck_status {
@@ -64,7 +73,9 @@ typedef struct ck_buf {
 } ck_buf;
 
 // The callbacks of a foreign backend. Each returns a negative number on
-// failure (the operation then counts as a transient L2 failure).
+// failure: -3 (`CK_BACKEND_EXCLUDED`) is a failure excluded from the circuit breaker (the call
+// fails open and the error is counted, nothing else moves); any other
+// negative number is a transient L2 failure.
 typedef struct ck_backend_vtable {
   // Passed to every callback.
   void *user_data;
@@ -158,7 +169,7 @@ enum ck_status ck_flush(const struct ck_client *client, uint64_t timeout_ms, uin
 
 // Open a namespace. `options_json` (may be NULL) is a JSON object of
 // per-namespace options (README, "Per-namespace options"): `ttl`,
-// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`,
+// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`, `l1_max_size_mb`,
 // `encryption`, `master_key`, `decrypt_only_keys`, `tenant_id`,
 // `l1_plaintext`, `fail_closed`, `circuit_breaker`, `adaptive_timeout`,
 // `backpressure`, `max_concurrent_requests`, `collect_stats`,

@@ -47,6 +47,8 @@ pub struct CacheOptions {
     pub serializer: String,
     /// Overrides `Config::l1_enabled` for this namespace.
     pub l1_enabled: Option<bool>,
+    /// Overrides `Config::l1_max_size_mb` (the L1 byte budget) for this namespace.
+    pub l1_max_size_mb: Option<u64>,
     /// Encrypt values with AES-256-GCM.
     pub encryption: bool,
     /// Hex master key; defaults to `Config::master_key`.
@@ -111,6 +113,7 @@ impl Default for CacheOptions {
             format: Format::Envelope,
             serializer: "msgpack".into(),
             l1_enabled: None,
+            l1_max_size_mb: None,
             encryption: false,
             master_key: None,
             decrypt_only_keys: Vec::new(),
@@ -179,6 +182,12 @@ impl CacheOptions {
                         Value::Null => None,
                         Value::Bool(b) => Some(*b),
                         _ => return Err(bad(k, "true, false or null", v)),
+                    }
+                }
+                "l1_max_size_mb" => {
+                    o.l1_max_size_mb = match v {
+                        Value::Null => None,
+                        _ => Some(v.as_u64().filter(|n| *n <= 1 << 20).ok_or_else(|| bad(k, "a whole number of MiB (0: no L1), or null", v))?),
                     }
                 }
                 "encryption" => o.encryption = v.as_bool().ok_or_else(|| bad(k, "true or false", v))?,
@@ -255,7 +264,7 @@ impl CacheOptions {
                 other => {
                     return Err(Error::Config(format!(
                         "unknown cache option \"{other}\"; known options: ttl, format, serializer, \
-                         l1_enabled, encryption, master_key, decrypt_only_keys, tenant_id, \
+                         l1_enabled, l1_max_size_mb, encryption, master_key, decrypt_only_keys, tenant_id, \
                          l1_plaintext, fail_closed, fill_wait_ms, circuit_breaker, adaptive_timeout, \
                          backpressure, max_concurrent_requests, collect_stats, structured_logging, \
                          distributed_lock, lock_ttl_ms, lock_renewal, read_lock_combined, refresh_ttl_on_get, ttl_refresh_threshold, \
@@ -629,7 +638,7 @@ impl Client {
             prefix.push_str(&percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC).to_string());
             prefix.push(':');
         }
-        let l1_enabled = options.l1_enabled.unwrap_or(cfg.l1_enabled) && cfg.l1_max_size_mb > 0;
+        let l1_enabled = options.l1_enabled.unwrap_or(cfg.l1_enabled) && options.l1_max_size_mb.unwrap_or(cfg.l1_max_size_mb) > 0;
         let ttl = Duration::from_secs(options.ttl.unwrap_or(cfg.default_ttl));
         let limits = Limits { max_uncompressed: cfg.max_value_bytes(), ..Limits::default() };
         let durations = match (&self.inner.durations, options.collect_stats) {
@@ -736,7 +745,9 @@ impl CacheInner {
             self.client.state().hub.ensure_started(&self.client);
             let cfg = self.client.config();
             NsLocal {
-                l1: self.l1_enabled.then(|| L1Namespace::new(cfg.l1_budget_bytes())),
+                l1: self.l1_enabled.then(|| {
+                    L1Namespace::new(self.options.l1_max_size_mb.map_or_else(|| cfg.l1_budget_bytes(), |mb| (mb as usize) << 20))
+                }),
                 rel: Reliability::new(
                     self.options.circuit_breaker.clone(),
                     self.options.adaptive_timeout.clone(),
@@ -816,6 +827,11 @@ impl Cache {
 
     pub(crate) fn has_backend(&self) -> bool {
         !self.inner.client.state().backend.is_none()
+    }
+
+    /// Whether the L2 has fill locks (a cross-process lease is possible).
+    pub(crate) fn has_locks(&self) -> bool {
+        self.inner.client.state().backend.has_locks()
     }
 
     /// Whether an L2 is configured (a miss in L1 is then worth an L2 read).
@@ -1082,6 +1098,7 @@ impl Cache {
                 let class = match e.class {
                     ErrorClass::Transient => "transient",
                     ErrorClass::Permanent => "permanent",
+                    ErrorClass::Excluded => "excluded",
                 };
                 let detail = format!("operation={} class={class} error=\"{}\"", metrics::OPERATIONS[op], e.message);
                 if opened {

@@ -28,6 +28,13 @@ use std::time::Duration;
 /// written for and refuse to load on a mismatch.
 pub const CK_ABI_VERSION: u32 = 1;
 
+/// What a foreign backend's callback returns for a failure that must not
+/// move the circuit breaker (an error kind the user excluded): the call
+/// fails open and the error is counted. Any other negative return is a
+/// transient L2 failure.
+pub const CK_BACKEND_EXCLUDED: i32 = -3;
+const _: () = assert!(CK_BACKEND_EXCLUDED == crate::backend::foreign::EXCLUDED_FAILURE);
+
 /// Result of every fallible call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +324,7 @@ pub unsafe extern "C" fn ck_flush(client: *const ck_client, timeout_ms: u64, out
 
 /// Open a namespace. `options_json` (may be NULL) is a JSON object of
 /// per-namespace options (README, "Per-namespace options"): `ttl`,
-/// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`,
+/// `format` ("envelope" | "interop"), `serializer`, `l1_enabled`, `l1_max_size_mb`,
 /// `encryption`, `master_key`, `decrypt_only_keys`, `tenant_id`,
 /// `l1_plaintext`, `fail_closed`, `circuit_breaker`, `adaptive_timeout`,
 /// `backpressure`, `max_concurrent_requests`, `collect_stats`,

@@ -748,7 +748,7 @@ impl Cache {
         let mut lease = Lease::new(self, key.to_string(), Some(flight));
         lease.flight_key = Some(refresh_key);
         lease.refresh = Some(slot);
-        if self.has_backend() && i.options.distributed_lock {
+        if self.has_locks() && i.options.distributed_lock {
             let lock_key = format!("{key}:lock");
             let t = token();
             let got = self.l2(7, OpKind::Lock, Some(key), |b| b.lock(&lock_key, &t, self.lock_ttl())).await;
@@ -918,7 +918,7 @@ impl Cache {
     /// the process that holds it.
     async fn lead(&self, mut lease: Lease, deadline: Instant, lock_seen_taken: bool) -> Result<Fill> {
         let i = &self.inner;
-        if !self.has_backend() || !i.options.distributed_lock {
+        if !self.has_locks() || !i.options.distributed_lock {
             NsStats::inc(&i.stats.fills);
             return Ok(Fill::Lease(lease));
         }

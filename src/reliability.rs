@@ -336,6 +336,14 @@ impl Reliability {
                 }
                 false
             }
+            Some((ErrorClass::Excluded, _)) => {
+                // Excluded by the user: releases a half-open trial, moves nothing.
+                let mut b = self.breaker.lock();
+                if b.state == BreakerState::HalfOpen && b.trials > 0 {
+                    b.trials -= 1;
+                }
+                false
+            }
             Some((ErrorClass::Transient, _)) => {
                 if !self.breaker_cfg.enabled {
                     return false;
@@ -544,6 +552,17 @@ mod tests {
         assert_eq!(r.state(), BreakerState::Closed);
         assert_eq!(r.admit(OpKind::Data).err(), Some(Refusal::PermanentError));
         assert_eq!(r.permanent_error().as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn excluded_errors_move_neither_the_breaker_nor_the_back_off() {
+        let r = rel(1, 60.0);
+        for _ in 0..5 {
+            assert!(!fail(&r, ErrorClass::Excluded));
+        }
+        assert_eq!(r.state(), BreakerState::Closed);
+        assert!(r.admit(OpKind::Data).is_ok());
+        assert!(fail(&r, ErrorClass::Transient), "a transient failure still opens it");
     }
 
     #[test]

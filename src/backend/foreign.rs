@@ -19,7 +19,9 @@ pub struct ck_sink {
 }
 
 /// The callbacks of a foreign backend. Each returns a negative number on
-/// failure (the operation then counts as a transient L2 failure).
+/// failure: -3 (`CK_BACKEND_EXCLUDED`) is a failure excluded from the circuit breaker (the call
+/// fails open and the error is counted, nothing else moves); any other
+/// negative number is a transient L2 failure.
 #[repr(C)]
 #[derive(Clone, Copy)]
 #[allow(non_camel_case_types)]
@@ -61,8 +63,12 @@ pub struct ForeignBackend {
     table: Arc<Table>,
 }
 
+/// What a callback returns for a failure excluded from the circuit breaker.
+pub const EXCLUDED_FAILURE: i32 = -3;
+
 fn failed(op: &str, code: i32) -> L2Error {
-    L2Error { class: ErrorClass::Transient, message: format!("foreign backend {op} failed (returned {code})") }
+    let class = if code == EXCLUDED_FAILURE { ErrorClass::Excluded } else { ErrorClass::Transient };
+    L2Error { class, message: format!("foreign backend {op} failed (returned {code})") }
 }
 
 fn ckey(key: &str) -> L2Result<CString> {

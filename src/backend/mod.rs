@@ -17,6 +17,10 @@ pub enum ErrorClass {
     Transient,
     /// Authentication, protocol and configuration errors: retrying does not help.
     Permanent,
+    /// A failure the user excluded from the circuit breaker (a foreign
+    /// backend's error of an excluded kind): the call fails open and the
+    /// error is counted, but neither the breaker nor the back-off moves.
+    Excluded,
 }
 
 /// A failed L2 operation.
@@ -31,6 +35,7 @@ impl fmt::Display for L2Error {
         let c = match self.class {
             ErrorClass::Transient => "transient",
             ErrorClass::Permanent => "permanent",
+            ErrorClass::Excluded => "excluded",
         };
         write!(f, "{c} L2 error: {}", self.message)
     }
@@ -70,6 +75,12 @@ pub enum Backend {
 impl Backend {
     pub fn is_none(&self) -> bool {
         matches!(self, Backend::None)
+    }
+
+    /// Whether this backend has fill locks (Redis). Lock operations of the
+    /// others are no-ops that must not count as L2 successes.
+    pub fn has_locks(&self) -> bool {
+        matches!(self, Backend::Redis(_))
     }
 
     pub fn kind(&self) -> &'static str {

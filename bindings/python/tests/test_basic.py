@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cachekit import ConfigurationError, cache
+from cachekit.config.nested import CircuitBreakerConfig
 from conftest import redis_cli
 
 
@@ -230,6 +231,17 @@ def test_methods_classmethods_staticmethods(redis_url: str, ns: str) -> None:
     assert Repo.sget(4) == 5 and a.sget(4) == 5
     assert n[0] == 4
 
+    # The cache methods of a bound method take the call's arguments, as the call does.
+    assert a.get.cache_key(1) == b.get.cache_key(1) == Repo.get.cache_key(a, 1)
+    assert a.get.cache_exists(1) is True
+    assert a.get.invalidate_cache(1) is True
+    assert b.get.cache_exists(1) is False
+    assert a.get(1) == 10 and n[0] == 5
+    assert a.cget.invalidate_cache(2) is True and Repo.cget(2) == 200 and n[0] == 6
+    assert Repo.cget2.invalidate_cache(3) is True and a.cget2(3) == 3000 and n[0] == 7
+    assert Repo.sget.invalidate_cache(4) is True and Repo.sget(4) == 5 and n[0] == 8
+    assert a.get.__name__ == "get" and a.get.cache_info().misses >= 2
+
 
 def test_wraps_metadata(redis_url: str) -> None:
     @cache(ttl=5)
@@ -422,3 +434,82 @@ def test_async_stale_while_revalidate(redis_url: str, ns: str) -> None:
         return [first, stale, fresh]
 
     assert asyncio.run(main()) == [1, 1, 2]
+
+
+def test_unknown_parameters_are_refused_with_a_hint() -> None:
+    with pytest.raises(TypeError, match=r"'tll' \(did you mean 'ttl'\?\)"):
+        cache(tll=60)  # pyright: ignore[reportCallIssue]
+    with pytest.raises(TypeError, match="'colour'"):
+        cache.production(colour="red")  # pyright: ignore[reportCallIssue]
+
+
+def test_none_results_are_cached_only_with_negative_ttl(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns)
+    def plain(x: int) -> None:
+        n[0] += 1
+
+    plain(1)
+    plain(1)
+    assert n[0] == 2  # a None result is not cached by default
+
+    @cache(namespace=ns, negative_ttl=30)
+    def negative(x: int) -> None:
+        n[0] += 1
+
+    negative(1)
+    assert negative(1) is None
+    assert n[0] == 3
+    ttl = negative.cache_ttl(1)
+    assert ttl is not None and 0 < ttl <= 30
+
+
+class FlakyBackend(DictBackend):
+    """Raises ``error`` from every operation while ``fail`` is set."""
+
+    def __init__(self, error: type[BaseException]) -> None:
+        super().__init__()
+        self.error = error
+
+    def get(self, key: str) -> bytes | None:
+        if self.fail:
+            raise self.error("backend says no")
+        return self.data.get(key)
+
+    def set(self, key: str, value: bytes, ttl: int | None = None) -> None:
+        if self.fail:
+            raise self.error("backend says no")
+        super().set(key, value, ttl)
+
+    def delete(self, key: str) -> bool:
+        if self.fail:
+            raise self.error("backend says no")
+        return super().delete(key)
+
+
+class QuotaExceeded(Exception):
+    pass
+
+
+def test_excluded_exceptions_of_a_custom_backend_do_not_open_the_breaker(ns: str) -> None:
+    excluded, counted = FlakyBackend(QuotaExceeded), FlakyBackend(ConnectionError)
+    breaker = CircuitBreakerConfig(failure_threshold=2, excluded_exceptions=(QuotaExceeded,))
+
+    @cache(backend=excluded, namespace=ns, operation="a", l1_enabled=False, circuit_breaker=breaker)
+    def a(x: int) -> int:
+        return x
+
+    @cache(backend=counted, namespace=ns + "b", operation="b", l1_enabled=False, circuit_breaker=breaker)
+    def b(x: int) -> int:
+        return x
+
+    excluded.fail = counted.fail = True
+    for i in range(6):
+        assert a(i) == i and b(i) == i  # fail-open either way
+    assert a.get_health_status()["circuit_breaker"]["state"] == "CLOSED"
+    assert a.cache_info().l2_errors >= 6  # counted, though
+    assert b.get_health_status()["circuit_breaker"]["state"] == "OPEN"
+    excluded.fail = False
+    a(100)
+    assert a.cache_key(100) in excluded.data  # L2 was never skipped

@@ -31,7 +31,7 @@ def features(f: Any) -> dict[str, bool]:
         ("minimal", (True, False, False, False, True), False),
         ("production", (True, True, True, True, True), False),
         ("secure", (True, True, True, True, True), True),
-        ("dev", (False, False, False, True, True), False),
+        ("dev", (False, False, False, False, True), False),
         ("test", (False, False, False, False, False), False),
     ],
 )

@@ -11,6 +11,7 @@ import atexit
 import ctypes
 import json
 import logging
+import os
 import threading
 from typing import Any
 
@@ -81,7 +82,32 @@ def install_log_callback(min_level: int = 10) -> None:
             raise_status(status, "ck_set_log_callback")
 
 
+_env_level_applied = [False]
+
+
+def _apply_log_level_env() -> None:
+    """``LOG_LEVEL`` (the reference's variable) sets the ``cachekit`` logger's
+    level, unless the application gave that logger a level itself."""
+    if _env_level_applied[0]:
+        return
+    _env_level_applied[0] = True
+    name = os.environ.get("LOG_LEVEL", "").strip().upper()
+    if not name or log.level != logging.NOTSET:
+        return
+    level = logging.getLevelName(name)
+    if isinstance(level, int):
+        log.setLevel(level)
+    else:
+        log.warning("cachekit: LOG_LEVEL=%r is not a logging level (DEBUG, INFO, WARNING, ERROR); ignored", name)
+
+
 def initial_log_level() -> int:
+    """The lowest core event level the ``cachekit`` logger wants now.
+
+    Checked whenever a function is decorated: a level lowered after that
+    takes effect at the next decoration (raising it needs nothing, Python
+    filters)."""
+    _apply_log_level_env()
     eff = log.getEffectiveLevel()
     return min(max(eff, 10), 30)
 
@@ -132,13 +158,13 @@ def get_client(config_json: str | None = None) -> Client:
     """The process's client for these explicit settings (``None``: environment only).
 
     Clients live for the whole process (the core makes them fork-safe)."""
+    install_log_callback(initial_log_level())
     c = _clients.get(config_json)
     if c is not None:
         return c
     with _clients_lock:
         c = _clients.get(config_json)
         if c is None:
-            install_log_callback(initial_log_level())
             c = Client(config_json)
             _clients[config_json] = c
         return c

@@ -7,7 +7,10 @@ callbacks (``ck_client_new_with_backend``). The core calls them from its own
 threads (never an event-loop thread), with the entry's bytes exactly as it
 would store them in Redis; L1, single-flight, encryption, the breaker and
 fail-open stay the core's. An exception in a callback is a transient L2
-failure. Methods must be synchronous. ``ttl`` is in whole seconds (rounded up).
+failure (it moves the circuit breaker), unless it is an instance of a
+``CircuitBreakerConfig.excluded_exceptions`` type of a function using the
+backend: then the call fails open and the error is counted, nothing else.
+Methods must be synchronous. ``ttl`` is in whole seconds (rounded up).
 """
 
 from __future__ import annotations
@@ -73,18 +76,24 @@ def _declare() -> None:
     _declared[0] = True
 
 
+# A callback's return for a failure excluded from the breaker (CK_BACKEND_EXCLUDED).
+_EXCLUDED = -3
+
+
 class _Adapter:
     """The callbacks of one backend object; kept alive as long as the process."""
 
     def __init__(self, backend: Any) -> None:
         self.backend: Any = backend
+        self.excluded: tuple[type[BaseException], ...] = ()
+        adapter = self
 
         def name(raw: bytes | None) -> str:
             return raw.decode("utf-8", "replace") if raw else ""
 
         def fail(op: str, e: BaseException) -> int:
             log.debug("cachekit: custom backend %s failed: %r", op, e)
-            return -1
+            return _EXCLUDED if isinstance(e, adapter.excluded) else -1
 
         def get(_u: int | None, key: bytes | None, sink: int | None) -> int:
             try:
@@ -143,12 +152,15 @@ class _Adapter:
         self.vtable: BackendVtable = BackendVtable(None, *self.callbacks)
 
 
-_clients: dict[int, tuple[Any, _Adapter, _core.Client]] = {}
+_clients: dict[tuple[int, str | None], tuple[Any, _Adapter, _core.Client]] = {}
 _lock = threading.Lock()
 
 
-def client_for(backend: Any, config_json: str | None) -> _core.Client:
-    """The process's client over ``backend`` (one per backend object)."""
+def client_for(backend: Any, config_json: str | None, excluded: tuple[type[BaseException], ...] = ()) -> _core.Client:
+    """The process's client over ``backend`` (one per backend object and settings).
+
+    ``excluded``: exception types of this function's breaker configuration
+    that must not move the breaker; they are added to the backend's."""
     if not supported():
         raise NotImplementedError(
             "cachekit: custom backend objects need a core with ck_client_new_with_backend; "
@@ -158,12 +170,14 @@ def client_for(backend: Any, config_json: str | None) -> _core.Client:
         if not callable(getattr(backend, method, None)):
             raise TypeError(f"cachekit: a custom backend needs a {method}() method (get, set, delete, exists)")
     with _lock:
-        entry = _clients.get(id(backend))
+        entry = _clients.get((id(backend), config_json))
         if entry is not None and entry[0] is backend:
+            entry[1].excluded = tuple(dict.fromkeys((*entry[1].excluded, *excluded)))
             return entry[2]
         _declare()
         _core.install_log_callback(_core.initial_log_level())
         adapter = _Adapter(backend)
+        adapter.excluded = tuple(excluded)
         handle = ctypes.POINTER(_ffi.CkClient)()
         status = _ffi.lib.ck_client_new_with_backend(
             config_json.encode() if config_json else None, ctypes.byref(adapter.vtable), ctypes.byref(handle)
@@ -171,7 +185,7 @@ def client_for(backend: Any, config_json: str | None) -> _core.Client:
         if status != _ffi.CK_OK:
             _core.raise_status(status, "cannot create a client over the custom backend")
         client = _core.Client.from_handle(handle, config_json)
-        _clients[id(backend)] = (backend, adapter, client)
+        _clients[(id(backend), config_json)] = (backend, adapter, client)
         return client
 
 

@@ -65,6 +65,26 @@ class CacheInfo(NamedTuple):
     l2_errors: int
 
 
+class BoundCachedFunction(Protocol, Generic[R_co]):
+    """A decorated method bound to an instance or class: the call and the
+    cache methods take the arguments after ``self``/``cls``."""
+
+    __name__: str
+    __qualname__: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R_co: ...
+    def get_health_status(self) -> dict[str, Any]: ...
+    def check_health(self) -> dict[str, Any]: ...
+    def invalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
+    async def ainvalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
+    def cache_clear(self) -> int: ...
+    def cache_clear_namespace(self) -> int: ...
+    def cache_info(self) -> CacheInfo: ...
+    def cache_key(self, *args: Any, **kwargs: Any) -> str: ...
+    def cache_exists(self, *args: Any, **kwargs: Any) -> bool: ...
+    def cache_ttl(self, *args: Any, **kwargs: Any) -> float | None: ...
+
+
 class CachedFunction(Protocol, Generic[P, R_co]):  # pyright: ignore[reportInvalidTypeVarUse]
     """What ``@cache`` returns: the function, plus the cache methods."""
 
@@ -79,7 +99,7 @@ class CachedFunction(Protocol, Generic[P, R_co]):  # pyright: ignore[reportInval
     cache_options: dict[str, Any]
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
-    def __get__(self, obj: Any, objtype: Any = None) -> Callable[..., R_co]: ...
+    def __get__(self, obj: Any, objtype: Any = None) -> BoundCachedFunction[R_co]: ...
     def get_health_status(self) -> dict[str, Any]: ...
     def check_health(self) -> dict[str, Any]: ...
     def invalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
@@ -133,7 +153,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "circuit_breaker": False,
         "adaptive_timeout": False,
         "backpressure": False,
-        "collect_stats": True,
+        "collect_stats": False,  # the reference: "Prometheus disabled for simplicity"
         "enable_structured_logging": True,
         "enable_tracing": False,
         "verbose_logging": True,
@@ -323,7 +343,7 @@ class _Settings:
         config: CachekitConfig | None = kw.get("config") if given("config") else None
         name = getattr(func, "__name__", "function")
         profile = preset or detect_profile(name, _master_key_configured(config))
-        if kw.get("fast_mode") is True and not preset:
+        if kw.get("fast_mode") is True:  # a manual parameter: wins over a preset too
             profile = "minimal"
         p = dict(PROFILES[profile])
         self.profile: str = profile
@@ -333,6 +353,8 @@ class _Settings:
             p["collect_stats"] = mon.collect_stats
             p["enable_tracing"] = mon.enable_tracing
             p["enable_structured_logging"] = mon.enable_structured_logging
+            if not mon.enable_prometheus_metrics:
+                p["collect_stats"] = False
         for k in ("collect_stats", "enable_tracing", "enable_structured_logging"):
             if given(k):
                 p[k] = bool(kw[k])
@@ -351,6 +373,10 @@ class _Settings:
         # reliability
         cb_param: Any = kw.get("circuit_breaker") if given("circuit_breaker") else None
         cb_cfg: Any = kw.get("circuit_breaker_config") if given("circuit_breaker_config") else None
+        breaker_cfg = cb_param if isinstance(cb_param, CircuitBreakerConfig) else cb_cfg
+        self.excluded_exceptions: tuple[type[BaseException], ...] = (
+            tuple(breaker_cfg.excluded_exceptions) if isinstance(breaker_cfg, CircuitBreakerConfig) else ()
+        )
         if cb_param is False:
             opts["circuit_breaker"] = False
         elif isinstance(cb_param, CircuitBreakerConfig):
@@ -360,7 +386,7 @@ class _Settings:
         else:
             opts["circuit_breaker"] = True if cb_param is True else p["circuit_breaker"]
         at: Any = kw.get("adaptive_timeout") if given("adaptive_timeout") else None
-        if at is None and given("timeout"):
+        if (at is None or at is True) and given("timeout") and kw["timeout"] is not None:
             at = kw["timeout"]
         opts["adaptive_timeout"] = _bool_or(at, p["adaptive_timeout"])
         bp: Any = kw.get("backpressure") if given("backpressure") else None
@@ -376,6 +402,8 @@ class _Settings:
         l1: L1CacheConfig | None = kw.get("l1") if given("l1") else None
         if l1 is not None:
             opts["l1_enabled"] = l1.enabled
+            if l1.max_size_mb is not None:
+                opts["l1_max_size_mb"] = int(l1.max_size_mb)
             if l1.plaintext:
                 opts["l1_plaintext"] = True
         if given("l1_enabled") and kw["l1_enabled"] is not None:
@@ -447,13 +475,49 @@ class _Settings:
                 opts[name] = conv(kw[name])
 
 
+def _read_lock_combined(v: Any) -> Any:
+    if v == "auto" or isinstance(v, bool):
+        return v
+    raise ConfigurationError(f"read_lock_combined must be True, False or 'auto', got {v!r}")
+
+
+# Core options forwarded as they are when given (README: "Parameters").
 _FRESHNESS_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "refresh_ttl_on_get": bool,
     "ttl_refresh_threshold": float,
     "pipelined": bool,
     "early_refresh_beta": float,
     "stale_while_revalidate": int,
+    "negative_ttl": int,
+    "distributed_lock": bool,
+    "lock_ttl_ms": int,
+    "fill_wait_ms": int,
+    "l1_sync_ms": int,
+    "max_background_refreshes": int,
+    "read_lock_combined": _read_lock_combined,
 }
+
+# Every keyword ``@cache(...)`` takes.
+_PARAMETERS = frozenset(
+    (
+        "ttl", "namespace", "safe_mode", "backend", "l1_enabled", "fast_mode", "circuit_breaker",
+        "circuit_breaker_config", "adaptive_timeout", "timeout", "backpressure", "max_concurrent_requests",
+        "collect_stats", "enable_tracing", "enable_structured_logging", "serializer", "l1", "monitoring",
+        "interop", "key", "operation", "master_key", "tenant_id", "encryption", "l1_plaintext", "fail_closed",
+        "config", *_FRESHNESS_OPTIONS,
+    )
+)  # fmt: skip
+
+
+def _check_parameters(kwargs: dict[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - _PARAMETERS)
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, _PARAMETERS, 1)) else repr(u)
+                 for u in unknown]  # fmt: skip
+        raise TypeError(f"@cache got unexpected keyword argument(s) {', '.join(hints)}")
+
 
 # ------------------------------------------------------------------ background refreshes
 
@@ -481,15 +545,17 @@ def _skip_first(func: Callable[..., Any]) -> bool:
 
 def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
     # classmethod / staticmethod objects: decorate the function inside.
-    if isinstance(func, (classmethod, staticmethod)):
+    if isinstance(func, staticmethod):
+        return staticmethod(_wrap(func.__func__, preset, kw))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    if isinstance(func, classmethod):
         inner = _wrap(func.__func__, preset, kw)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-        return type(func)(inner)
+        return _CachedClassMethod(inner.__wrapped_cache__ if isinstance(inner, _CachedMethod) else inner)
     if not callable(func):
         raise TypeError(f"@cache decorates functions, not {type(func).__name__}")
 
     s = _Settings(func, preset, kw)
     if s.custom_backend is not None:
-        client = backends.client_for(s.custom_backend, s.client_json)
+        client = backends.client_for(s.custom_backend, s.client_json, s.excluded_exceptions)
     else:
         client = _core.get_client(s.client_json)
     ns = _core.Namespace(client, s.namespace, s.options)
@@ -803,7 +869,61 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
     wrapper.cache_serializer = serializer
     wrapper.cache_tracing = tracer is not None
     wrapper._cachekit_namespace = ns  # keeps the handle alive with the function
+    if binder.skip:  # a method: `obj.f.invalidate_cache(x)` must know obj
+        return _CachedMethod(wrapper)
     return wrapper
+
+
+# ------------------------------------------------------------------ methods
+
+# Methods of a decorated function that take the call's arguments: on a bound
+# method they get the instance (or class) first, like the call itself.
+_PER_CALL = frozenset(("invalidate_cache", "ainvalidate_cache", "cache_key", "cache_exists", "cache_ttl"))
+
+
+class _BoundCached(functools.partial):  # pyright: ignore[reportMissingTypeArgument]
+    """A decorated method bound to its instance or class: calling it is a
+    C-level partial call; the cache methods are bound the same way."""
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.func, name)
+        if name in _PER_CALL:
+            return functools.partial(attr, *self.args)
+        return attr
+
+    def __repr__(self) -> str:
+        return f"<bound cached method {getattr(self.func, '__qualname__', '?')} of {self.args[0]!r}>"
+
+
+class _CachedMethod:
+    """What ``@cache`` returns for a function whose first parameter is
+    ``self`` or ``cls``: a descriptor that binds like a function does."""
+
+    def __init__(self, wrapper: Any) -> None:
+        self.__wrapped_cache__: Any = wrapper
+        functools.update_wrapper(self, wrapper)  # metadata and the cache methods
+        self.__wrapped__: Any = wrapper.__wrapped__
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self.__wrapped_cache__
+        return _BoundCached(self.__wrapped_cache__, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__wrapped_cache__(*args, **kwargs)
+
+
+class _CachedClassMethod:
+    """``@cache`` over a ``classmethod``: binds to the class."""
+
+    def __init__(self, wrapper: Any) -> None:
+        self.__wrapped_cache__: Any = wrapper
+        self.__func__: Any = wrapper
+        functools.update_wrapper(self, wrapper)  # pyright: ignore[reportArgumentType]  (not callable, as classmethod)
+        self.__wrapped__: Any = wrapper.__wrapped__
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return _BoundCached(self.__wrapped_cache__, objtype if objtype is not None else type(obj))
 
 
 class CacheDecorator:
@@ -854,6 +974,13 @@ class CacheDecorator:
         config: CachekitConfig | None = ...,
         early_refresh_beta: float | None = ...,
         stale_while_revalidate: int | None = ...,
+        negative_ttl: int | None = ...,
+        distributed_lock: bool = ...,
+        lock_ttl_ms: int = ...,
+        fill_wait_ms: int = ...,
+        l1_sync_ms: int = ...,
+        max_background_refreshes: int = ...,
+        read_lock_combined: bool | str = ...,
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
 
     def __call__(self, func: Any = None, /, **kwargs: Any) -> Any:
@@ -861,6 +988,7 @@ class CacheDecorator:
             return _wrap(func, self._preset, {})
         if func is not None:
             raise TypeError("@cache takes keyword arguments only, e.g. @cache(ttl=60)")
+        _check_parameters(kwargs)
         preset = self._preset
 
         def deco(f: Any) -> Any:
@@ -896,4 +1024,12 @@ class CacheDecorator:
 
 cache = CacheDecorator()
 
-__all__ = ["PROFILES", "CacheDecorator", "CacheInfo", "CachedFunction", "cache", "detect_profile"]
+__all__ = [
+    "PROFILES",
+    "BoundCachedFunction",
+    "CacheDecorator",
+    "CacheInfo",
+    "CachedFunction",
+    "cache",
+    "detect_profile",
+]

@@ -1,10 +1,10 @@
 """Client configuration: ``CachekitConfig`` (pydantic-settings).
 
 The core reads the same ``CACHEKIT_*`` variables itself; ``CachekitConfig``
-exists so that Python code can inspect them or pass explicit values. Only
-fields set explicitly (constructor arguments) are handed to the core as
-overrides, so the precedence is the core's: explicit > ``CACHEKIT_*`` >
-fallback variables (``REDIS_URL``) > defaults.
+exists so that Python code can inspect them or pass explicit values. The
+precedence is the core's: constructor arguments > ``CACHEKIT_*`` > fallback
+variables (``REDIS_URL``) > defaults. Fields that were given or read from the
+environment are handed to the core; defaults are left to the core's own.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ class CachekitConfig(BaseSettings):
 
     redis_url: str | None = Field(
         default="redis://localhost:6379",
-        validation_alias=AliasChoices("redis_url", "CACHEKIT_REDIS_URL", "REDIS_URL"),
+        # Environment names match case-insensitively, so the field's own name
+        # must not be a choice: it would read REDIS_URL before CACHEKIT_REDIS_URL.
+        # Constructor calls use the field name (populate_by_name).
+        validation_alias=AliasChoices("CACHEKIT_REDIS_URL", "REDIS_URL"),
     )
     connection_pool_size: int = 10
     socket_timeout: float = 1.0
@@ -68,8 +71,8 @@ class CachekitConfig(BaseSettings):
     def to_core_json(self, everything: bool = False) -> str:
         """The JSON object of settings for ``ck_client_new``.
 
-        By default only explicitly given fields (so the core's own reading
-        of the environment keeps its precedence); ``everything=True`` sends
+        By default the fields given to the constructor or read from the
+        environment (defaults stay the core's); ``everything=True`` sends
         every field.
         """
         names = _CORE_FIELDS if everything else tuple(f for f in _CORE_FIELDS if f in self.model_fields_set)

@@ -16,7 +16,7 @@ class L1CacheConfig:
 
     enabled: bool = True
     max_size_mb: int | None = None
-    """Accepted for compatibility; the L1 budget is the client's ``l1_max_size_mb``."""
+    """L1 byte budget of this namespace in MiB (default: the client's ``l1_max_size_mb``)."""
     plaintext: bool = False
     """Encrypted namespaces keep ciphertext in L1 unless this is true."""
 
@@ -31,7 +31,9 @@ class CircuitBreakerConfig:
     recovery_timeout: float = 30.0
     half_open_requests: int = 3
     excluded_exceptions: tuple[type[BaseException], ...] = field(default_factory=tuple)
-    """Accepted for compatibility: user exceptions never count as L2 failures."""
+    """Exceptions of a custom backend (``backend=`` object) that must not move
+    the breaker: the call fails open and the error is counted. (The function's
+    own exceptions never count; Redis errors are classified by the core.)"""
 
     def to_core(self) -> dict[str, Any]:
         return {
@@ -51,7 +53,7 @@ class TimeoutConfig:
     min_timeout: float = 0.1
     max_timeout: float = 10.0
     window_size: int = 1000
-    percentile_multiplier: float = 1.5
+    percentile_multiplier: float = 2.0
 
     def to_core(self) -> dict[str, Any]:
         return {
@@ -82,7 +84,8 @@ class MonitoringConfig:
     enable_tracing: bool = True
     enable_structured_logging: bool = True
     enable_prometheus_metrics: bool = True
-    """Accepted for compatibility; Prometheus metrics are a client setting."""
+    """False leaves this namespace out of the Prometheus exposition (as
+    ``collect_stats=False``); ``cache_info()`` and health still count."""
 
 
 __all__ = [
