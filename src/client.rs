@@ -1377,7 +1377,7 @@ impl Cache {
                 "structured_logging": i.options.structured_logging,
                 "l1_cache": i.l1_enabled,
                 "encryption": i.keyring.is_some(),
-                "prometheus_metrics": client.config().enable_prometheus_metrics,
+                "prometheus_metrics": client.config().enable_prometheus_metrics && i.options.collect_stats,
             },
             "circuit_breaker": local.rel.breaker_json(),
             "backpressure": local.rel.backpressure_json(),

@@ -16,6 +16,7 @@ from cachekit.config.nested import (
     MonitoringConfig,
     TimeoutConfig,
 )
+from conftest import redis_cli
 
 FEATURES = ("circuit_breaker", "adaptive_timeout", "backpressure", "statistics", "structured_logging")
 
@@ -178,7 +179,79 @@ def test_compat_parameters_are_accepted(redis_url: str, ns: str) -> None:
 
     assert f(2) == 2 and f(2) == 2
     assert features(f)["adaptive_timeout"] is False
-    assert f.cache_options["refresh_ttl_on_get"] is True or "refresh_ttl_on_get" not in f.cache_options
+    o = f.cache_options
+    assert (o["refresh_ttl_on_get"], o["pipelined"], o["ttl_refresh_threshold"]) == (True, False, 0.3)
+
+
+def test_refresh_ttl_on_get_resets_a_low_ttl(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, ttl=100, l1_enabled=False, refresh_ttl_on_get=True, ttl_refresh_threshold=0.5)
+    def f(x: int) -> int:
+        return x
+
+    @cache(namespace=ns + "-plain", ttl=100, l1_enabled=False)
+    def g(x: int) -> int:
+        return x
+
+    for fn in (f, g):
+        assert fn(1) == 1
+        assert fn.cache_exists(1)  # this thread's next command: the write behind the call has landed
+        assert redis_cli(redis_url, "PEXPIRE", fn.cache_key(1), "20000") == "(integer) 1"
+        assert fn(1) == 1  # an L2 hit with 20 of 100 seconds left: below the threshold
+    ttl_f, ttl_g = f.cache_ttl(1), g.cache_ttl(1)
+    assert ttl_f is not None and ttl_f > 90
+    assert ttl_g is not None and ttl_g <= 20
+
+
+def test_fast_mode_wins_over_a_preset(redis_url: str, ns: str) -> None:
+    @cache.production(namespace=ns, fast_mode=True)
+    def f(x: int) -> int:
+        return x
+
+    assert f.cache_profile == "minimal"
+    assert features(f)["adaptive_timeout"] is False and features(f)["statistics"] is False
+
+
+def test_timeout_config_with_adaptive_timeout_true(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, adaptive_timeout=True, timeout=TimeoutConfig(min_timeout=0.25, max_timeout=2.0))
+    def f(x: int) -> int:
+        return x
+
+    at = f.get_health_status()["adaptive_timeout"]
+    assert (at["enabled"], at["min_timeout"], at["max_timeout"]) == (True, 0.25, 2.0)
+
+
+def test_l1_budget_per_namespace(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, l1=L1CacheConfig(max_size_mb=3))
+    def f(x: int) -> int:
+        return x
+
+    assert f(1) == 1
+    assert f.cache_info().maxsize == 3 << 20
+
+
+def test_prometheus_can_be_left_out_per_namespace(redis_url: str, ns: str) -> None:
+    import cachekit
+
+    @cache(namespace=ns, monitoring=MonitoringConfig(enable_prometheus_metrics=False))
+    def hidden(x: int) -> int:
+        return x
+
+    @cache(namespace=ns + "-shown")
+    def shown(x: int) -> int:
+        return x
+
+    @cache.dev(namespace=ns + "-dev")
+    def dev(x: int) -> int:
+        return x
+
+    for fn in (hidden, shown, dev):
+        assert fn(1) == 1 and fn(1) == 1
+    text = cachekit.metrics_text()
+    assert f'namespace="{ns}-shown"' in text
+    assert f'namespace="{ns}"' not in text and f'namespace="{ns}-dev"' not in text
+    assert hidden.get_health_status()["features_enabled"]["prometheus_metrics"] is False
+    assert dev.get_health_status()["features_enabled"]["prometheus_metrics"] is False
+    assert hidden.cache_info().hits == 1  # cache_info still counts
 
 
 def test_bad_parameters_raise(redis_url: str) -> None:
