@@ -10,6 +10,8 @@ use std::sync::Mutex;
 struct Store {
     map: Mutex<HashMap<String, Vec<u8>>>,
     failing: Mutex<bool>,
+    /// What a failing call returns (-1: transient; CK_BACKEND_EXCLUDED).
+    fail_code: Mutex<i32>,
     calls: Mutex<Vec<String>>,
 }
 
@@ -25,7 +27,7 @@ extern "C" fn get(ud: *mut c_void, k: *const c_char, sink: *mut ck_sink) -> i32 
     let s = store(ud);
     s.calls.lock().unwrap().push(format!("get {}", key(k)));
     if *s.failing.lock().unwrap() {
-        return -1;
+        return *s.fail_code.lock().unwrap();
     }
     match s.map.lock().unwrap().get(&key(k)) {
         Some(v) => {
@@ -40,14 +42,18 @@ extern "C" fn set(ud: *mut c_void, k: *const c_char, v: *const u8, len: usize, t
     let s = store(ud);
     s.calls.lock().unwrap().push(format!("set {} ttl_ms={ttl_ms}", key(k)));
     if *s.failing.lock().unwrap() {
-        return -1;
+        return *s.fail_code.lock().unwrap();
     }
     s.map.lock().unwrap().insert(key(k), unsafe { std::slice::from_raw_parts(v, len) }.to_vec());
     0
 }
 
 extern "C" fn del(ud: *mut c_void, k: *const c_char) -> i32 {
-    store(ud).map.lock().unwrap().remove(&key(k)).is_some() as i32
+    let s = store(ud);
+    if *s.failing.lock().unwrap() {
+        return *s.fail_code.lock().unwrap();
+    }
+    s.map.lock().unwrap().remove(&key(k)).is_some() as i32
 }
 
 fn client(s: &'static Store) -> Client {
@@ -65,7 +71,7 @@ fn client(s: &'static Store) -> Client {
 }
 
 fn leak() -> &'static Store {
-    Box::leak(Box::new(Store { map: Default::default(), failing: Mutex::new(false), calls: Default::default() }))
+    Box::leak(Box::new(Store { map: Default::default(), failing: Mutex::new(false), fail_code: Mutex::new(-1), calls: Default::default() }))
 }
 
 #[test]
@@ -96,4 +102,36 @@ fn a_failing_host_backend_is_fail_open_and_bad_bytes_are_misses() {
     assert_eq!(c.get("op", &[0x90]).unwrap(), None);
     assert_eq!(c.health()["stats"]["corrupt_entries"], 1);
     assert!(!s.map.lock().unwrap().contains_key(&k), "the bad entry was deleted through the callback");
+}
+
+/// Misses of a namespace whose host backend fails every call; the breaker's state after them.
+fn breaker_after_failing_misses(code: i32) -> (String, u64) {
+    let s = leak();
+    *s.fail_code.lock().unwrap() = code;
+    let opts = r#"{"l1_enabled": false, "circuit_breaker": {"failure_threshold": 2}}"#;
+    let c = client(s).cache("host3", CacheOptions::from_json(Some(opts)).unwrap()).unwrap();
+    *s.failing.lock().unwrap() = true;
+    for i in 0..5u8 {
+        match c.fill("op", &[0x91, i]).unwrap() {
+            cachekit::Fill::Lease(lease) => lease.complete(&[0x2a], None).unwrap(),
+            _ => panic!("a failing backend has nothing to hit"),
+        }
+    }
+    let h = c.health();
+    (h["circuit_breaker"]["state"].as_str().unwrap().to_string(), h["stats"]["l2_errors"].as_u64().unwrap())
+}
+
+#[test]
+fn transient_host_failures_open_the_breaker() {
+    // A lockless backend's no-op lock is no L2 success that would reset the count.
+    let (state, errors) = breaker_after_failing_misses(-1);
+    assert_eq!(state, "OPEN");
+    assert!(errors >= 2);
+}
+
+#[test]
+fn excluded_host_failures_are_counted_but_move_no_breaker() {
+    let (state, errors) = breaker_after_failing_misses(cachekit::ffi::CK_BACKEND_EXCLUDED);
+    assert_eq!(state, "CLOSED");
+    assert!(errors >= 5, "every call still reached the backend: {errors} errors");
 }
