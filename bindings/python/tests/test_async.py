@@ -125,3 +125,32 @@ def test_async_loop_is_not_blocked_by_redis(redis_url: str, ns: str) -> None:
         return ticks
 
     assert asyncio.run(main()) > 10
+
+
+def test_async_invalidation_and_methods(redis_url: str, ns: str) -> None:
+    n = [0]
+
+    class Repo:
+        @cache(namespace=ns)
+        async def load(self, x: int) -> int:
+            n[0] += 1
+            return x * 2
+
+    @cache(namespace=ns)
+    async def f(x: int) -> int:
+        n[0] += 1
+        return x
+
+    async def main() -> None:
+        repo = Repo()
+        assert await f(1) == 1 and await f(1) == 1
+        assert await f.ainvalidate_cache(1) is True
+        assert await f.ainvalidate_cache(1) is False
+        assert await f(1) == 1
+        assert await repo.load(3) == 6 and await repo.load(3) == 6
+        assert await repo.load.ainvalidate_cache(3) is True
+        assert await repo.load(3) == 6
+
+    asyncio.run(main())
+    assert n[0] == 4
+    assert asyncio.iscoroutinefunction(Repo().load)

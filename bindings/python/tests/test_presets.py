@@ -86,6 +86,10 @@ def test_auto_profile_from_name(
         return x
 
     assert summarize.cache_profile == "default"
+    for name in ("get_users", "authorize", "authenticateUser", "load_sessions", "list_cards", "PatientRecords"):
+        assert decorator.detect_profile(name, True) == "secure", name
+    for name in ("cardinality", "taxonomy_tree", "get_prices", "compute_usage"):
+        assert decorator.detect_profile(name, True) != "secure", name
 
     monkeypatch.delenv("CACHEKIT_MASTER_KEY")
     monkeypatch.setattr(decorator, "_warned_secure", [False])

@@ -182,6 +182,15 @@ def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
 
 
+def _sensitive(word: str) -> bool:
+    """A word of a function name that names sensitive data: a listed word, its
+    plural, or a longer word it starts (users, authorize, passwords, sessions)."""
+    for w in _SECURE_WORDS:
+        if word == w or word == w + "s" or (len(w) >= 4 and w != "card" and word.startswith(w)):
+            return True
+    return False
+
+
 def detect_profile(func_name: str, master_key_available: bool) -> str:
     """The profile ``@cache`` picks from a function's name.
 
@@ -192,8 +201,7 @@ def detect_profile(func_name: str, master_key_available: bool) -> str:
     ``default``.
     """
     words = _words(func_name)
-    joined = "_".join(words)
-    if any(w in words or (len(w) > 4 and w in joined) for w in _SECURE_WORDS):
+    if any(_sensitive(w) for w in words):
         if master_key_available:
             return "secure"
         if not _warned_secure[0]:
