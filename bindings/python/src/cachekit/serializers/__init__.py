@@ -337,7 +337,12 @@ class PickleSerializer:
 class EncryptionWrapper:
     """AES-256-GCM over any serializer, done by the core (HKDF per tenant,
     AAD bound to the key). ``master_key``: 32 bytes, or 64 hex digits; ``None``
-    uses ``CACHEKIT_MASTER_KEY``. ``enable_encryption=False`` stores plaintext."""
+    uses ``CACHEKIT_MASTER_KEY``. ``enable_encryption=False`` stores plaintext.
+
+    The ciphertext is bound to the cache key it is stored under (the AAD), so
+    the core encrypts when it stores an entry and decrypts when it reads one;
+    ``serialize``/``deserialize`` here are the wrapped serializer's (plaintext)
+    and the bytes in Redis are never the plaintext."""
 
     def __init__(
         self,
