@@ -349,12 +349,8 @@ impl Drop for LockHold {
         }
         // Abandoned: release the lock and wake other processes' waiters so
         // that one of them takes over at once.
-        let (c, k, t) = (self.cache.clone(), std::mem::take(&mut self.lock_key), std::mem::take(&mut self.token));
-        let key = k.strip_suffix(":lock").unwrap_or(&k).to_string();
-        self.cache.inner.client.spawn(async move {
-            let _ = c.l2(8, OpKind::Lock, Some(&key), |b| b.unlock(&k, &t)).await;
-            let _ = c.l2(8, OpKind::Lock, None, |b| b.publish(crate::invalidate::FILLED_CHANNEL, key.as_bytes())).await;
-        });
+        let (k, t) = (std::mem::take(&mut self.lock_key), std::mem::take(&mut self.token));
+        self.cache.release_lock_in_background(k, t, true);
     }
 }
 
@@ -945,6 +941,8 @@ impl Cache {
                     Ok(false) => {}
                     // L2 is failing: compute without the lock (fail-open).
                     Err(_) => {
+                        // The SET may have landed all the same (its reply was lost).
+                        self.release_lock_in_background(lock_key, t, false);
                         NsStats::inc(&i.stats.fills);
                         return Ok(Fill::Lease(lease));
                     }
@@ -969,6 +967,33 @@ impl Cache {
                 }
             }
         }
+    }
+
+    /// Delete a fill lock of ours that no write will release, in the
+    /// background, so that nobody (this process included) waits its TTL
+    /// out for a fill that is not coming; `announce`: wake the waiters too.
+    ///
+    /// Cleanup of what this process holds is not asked of the circuit
+    /// breaker: a breaker that opened (or ran out of half-open trials)
+    /// while the lock was held would otherwise leave it behind. Each try is
+    /// bounded by the socket timeout; a few tries, then the lock's TTL ends it.
+    pub(crate) fn release_lock_in_background(&self, lock_key: String, token: String, announce: bool) {
+        let c = self.clone();
+        self.inner.client.spawn(async move {
+            let state = c.inner.client.state();
+            let bound = c.inner.client.config().socket_timeout();
+            for nap in [Duration::from_millis(20), Duration::from_millis(200), Duration::from_millis(1000)] {
+                if let Ok(Ok(_)) = tokio::time::timeout(bound, state.backend.unlock(&lock_key, &token)).await {
+                    if announce {
+                        let key = lock_key.strip_suffix(":lock").unwrap_or(&lock_key);
+                        let publish = state.backend.publish(crate::invalidate::FILLED_CHANNEL, key.as_bytes());
+                        let _ = tokio::time::timeout(bound, publish).await;
+                    }
+                    return;
+                }
+                tokio::time::sleep(nap).await;
+            }
+        });
     }
 
     /// Wait for another process's fill of `key`: woken by its

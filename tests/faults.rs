@@ -272,3 +272,33 @@ fn a_wrong_password_is_a_permanent_error_reported_once_and_not_retried_in_a_loop
     let check = cache.check_health();
     assert_eq!(check["system"]["status"], "unhealthy");
 }
+
+#[test]
+fn a_fill_lock_is_released_when_the_breaker_refuses_the_write() {
+    // The breaker opens while a caller computes under the fill lock: its
+    // write is refused (L2 is skipped), and the lock must still be released
+    // instead of stalling every caller of the key for the lock's TTL.
+    let server = RedisServer::start();
+    let json = format!(r#"{{"redis_url": "{}", "socket_timeout": 0.1}}"#, server.url());
+    let opts = r#"{"l1_enabled": false, "read_lock_combined": false, "lock_ttl_ms": 20000, "adaptive_timeout": false,
+                   "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": 30}}"#;
+    let c = Client::new(Config::load_with(Some(&json), |_| None).unwrap())
+        .unwrap()
+        .cache("lostlock", CacheOptions::from_json(Some(opts)).unwrap())
+        .unwrap();
+    let mut raw = server.raw();
+    let lock_key = format!("{}:lock", c.key("f", &args(1)).unwrap());
+    let Fill::Lease(lease) = c.fill("f", &args(1)).unwrap() else { panic!("a cold key gives a lease") };
+    let exists = |raw: &mut redis::Connection| -> i64 { redis::cmd("EXISTS").arg(&lock_key).query(raw).unwrap() };
+    assert_eq!(exists(&mut raw), 1, "the lease holds the fill lock");
+    server.pause();
+    assert_eq!(c.get("f", &args(2)).unwrap(), None); // times out: the breaker opens
+    server.resume();
+    assert_eq!(breaker_state(&c), "OPEN");
+    lease.complete(&int(truth(1)), None).unwrap(); // fail-open: the write is skipped
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while exists(&mut raw) == 1 {
+        assert!(Instant::now() < deadline, "the fill lock is still there (its TTL is 20 s)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
