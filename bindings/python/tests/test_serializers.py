@@ -239,6 +239,36 @@ def test_wrong_key_recomputes_never_garbage(redis_url: str, ns: str) -> None:
     assert a() == {"n": 3}  # and back
 
 
+def test_key_rotation_reads_entries_of_the_previous_key(redis_url: str, ns: str) -> None:
+    n = [0]
+    old, new = "a7" * 32, "b8" * 32
+
+    @cache.secure(master_key=old, namespace=ns, operation="rot", l1_enabled=False)
+    def before() -> dict[str, int]:
+        n[0] += 1
+        return {"n": n[0]}
+
+    @cache.secure(master_key=new, decrypt_only_keys=[old], namespace=ns, operation="rot", l1_enabled=False)
+    def after() -> dict[str, int]:
+        n[0] += 1
+        return {"n": n[0]}
+
+    wrapped = EncryptionWrapper(master_key=bytes.fromhex(new), decrypt_only_keys=[bytes.fromhex(old)])
+
+    @cache(serializer=wrapped, namespace=ns, operation="rot", l1_enabled=False)
+    def via_wrapper() -> dict[str, int]:
+        n[0] += 1
+        return {"n": n[0]}
+
+    assert before() == {"n": 1}
+    assert after() == {"n": 1}  # the old key still decrypts
+    assert via_wrapper() == {"n": 1}
+    assert n[0] == 1
+    after.invalidate_cache()
+    assert after() == {"n": 2}  # written under the new key
+    assert before() == {"n": 3}  # which the old key alone cannot read
+
+
 def test_encryption_without_key_is_an_error(redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CACHEKIT_MASTER_KEY")
     with pytest.raises(EncryptionError, match="master key"):

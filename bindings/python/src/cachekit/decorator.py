@@ -320,6 +320,12 @@ class _Out:
 # ------------------------------------------------------------------ the decorator
 
 
+def _key_hexes(keys: Any) -> list[str]:
+    if isinstance(keys, (str, bytes, bytearray)):
+        keys = [keys]
+    return [k.hex() if isinstance(k, (bytes, bytearray)) else str(k) for k in keys]
+
+
 def _master_key_configured(config: CachekitConfig | None) -> bool:
     if config is not None and config.master_key:
         return True
@@ -432,9 +438,12 @@ class _Settings:
                 opts["master_key"] = config.master_key
             if given("tenant_id") and kw["tenant_id"] is not None:
                 opts["tenant_id"] = str(kw["tenant_id"])
+            if given("decrypt_only_keys") and kw["decrypt_only_keys"]:
+                opts["decrypt_only_keys"] = _key_hexes(kw["decrypt_only_keys"])
         else:
             opts.pop("encryption", None)
             opts.pop("master_key", None)
+            opts.pop("decrypt_only_keys", None)
         self.serializer: SerializerProtocol = serializer
         opts["serializer"] = serializer.name
         if self.interop and serializer.name != "msgpack":
@@ -504,7 +513,7 @@ _PARAMETERS = frozenset(
         "ttl", "namespace", "safe_mode", "backend", "l1_enabled", "fast_mode", "circuit_breaker",
         "circuit_breaker_config", "adaptive_timeout", "timeout", "backpressure", "max_concurrent_requests",
         "collect_stats", "enable_tracing", "enable_structured_logging", "serializer", "l1", "monitoring",
-        "interop", "key", "operation", "master_key", "tenant_id", "encryption", "l1_plaintext", "fail_closed",
+        "interop", "key", "operation", "master_key", "decrypt_only_keys", "tenant_id", "encryption", "l1_plaintext", "fail_closed",
         "config", *_FRESHNESS_OPTIONS,
     )
 )  # fmt: skip
@@ -968,6 +977,7 @@ class CacheDecorator:
         key: Callable[..., Any] | None = ...,
         operation: str | None = ...,
         master_key: str | bytes | None = ...,
+        decrypt_only_keys: list[str | bytes] | None = ...,
         tenant_id: str | None = ...,
         encryption: bool = ...,
         l1_plaintext: bool = ...,
