@@ -513,8 +513,8 @@ _PARAMETERS = frozenset(
         "ttl", "namespace", "safe_mode", "backend", "l1_enabled", "fast_mode", "circuit_breaker",
         "circuit_breaker_config", "adaptive_timeout", "timeout", "backpressure", "max_concurrent_requests",
         "collect_stats", "enable_tracing", "enable_structured_logging", "serializer", "l1", "monitoring",
-        "interop", "key", "operation", "master_key", "decrypt_only_keys", "tenant_id", "encryption", "l1_plaintext", "fail_closed",
-        "config", *_FRESHNESS_OPTIONS,
+        "interop", "key", "operation", "master_key", "decrypt_only_keys", "tenant_id", "encryption", "l1_plaintext",
+        "fail_closed", "config", *_FRESHNESS_OPTIONS,
     )
 )  # fmt: skip
 
