@@ -940,9 +940,11 @@ impl Cache {
                     }
                     Ok(false) => {}
                     // L2 is failing: compute without the lock (fail-open).
-                    Err(_) => {
-                        // The SET may have landed all the same (its reply was lost).
-                        self.release_lock_in_background(lock_key, t, false);
+                    Err(e) => {
+                        if matches!(e, crate::client::L2Fail::Failed(_)) {
+                            // Sent, so it may have landed all the same (its reply was lost).
+                            self.release_lock_in_background(lock_key, t, false);
+                        }
                         NsStats::inc(&i.stats.fills);
                         return Ok(Fill::Lease(lease));
                     }

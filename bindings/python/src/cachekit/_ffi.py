@@ -27,6 +27,9 @@ CK_BACKEND = 6
 CK_LEASE = 7
 CK_PANIC = 8
 
+# A foreign backend callback's return for a failure that must not move the breaker.
+CK_BACKEND_EXCLUDED = -3
+
 STATUS_NAMES = {
     CK_OK: "CK_OK",
     CK_INVALID_ARGUMENT: "CK_INVALID_ARGUMENT",

@@ -76,10 +76,6 @@ def _declare() -> None:
     _declared[0] = True
 
 
-# A callback's return for a failure excluded from the breaker (CK_BACKEND_EXCLUDED).
-_EXCLUDED = -3
-
-
 class _Adapter:
     """The callbacks of one backend object; kept alive as long as the process."""
 
@@ -93,7 +89,7 @@ class _Adapter:
 
         def fail(op: str, e: BaseException) -> int:
             log.debug("cachekit: custom backend %s failed: %r", op, e)
-            return _EXCLUDED if isinstance(e, adapter.excluded) else -1
+            return _ffi.CK_BACKEND_EXCLUDED if isinstance(e, adapter.excluded) else -1
 
         def get(_u: int | None, key: bytes | None, sink: int | None) -> int:
             try:
