@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Cross-language test: an entry written by Python is read by Go as a hit
+# (the Go function does not run) and vice versa, with the same namespace,
+# operation and argument values, in both value formats (envelope, interop).
+# Starts its own throwaway Redis; prints "N passed, M failed" last.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+py="${CACHEKIT_PYTHON:-$repo/build/venv-python/bin/python}"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+
+if [ ! -x "$py" ]; then
+  echo "tests/cross/run.sh: $py is missing (bindings/python/ci.sh makes it)" >&2
+  exit 2
+fi
+if command -v cargo >/dev/null 2>&1; then
+  (cd "$repo" && cargo build --lib --quiet) || exit 2
+fi
+
+url="$("$repo/ci/redis.sh" start cross)" || exit 2
+trap '"$repo/ci/redis.sh" stop cross' EXIT
+
+export CACHEKIT_REDIS_URL="$url" CACHEKIT_LIBRARY="$target/debug/libcachekit.so"
+export PYTHONPATH="$repo/bindings/python/src${PYTHONPATH:+:$PYTHONPATH}"
+unset REDIS_URL CACHEKIT_KEY_PREFIX CACHEKIT_TENANT_ID
+export CGO_LDFLAGS="-L$target/debug${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
+
+bin="$(mktemp -d)"
+trap '"$repo/ci/redis.sh" stop cross; rm -rf "$bin"' EXIT
+if ! (cd "$here/go" && go build -o "$bin/cross" .); then
+  echo "0 passed, 1 failed (the Go side does not build)"
+  exit 1
+fi
+
+passed=0
+failed=0
+check() { # name, command...
+  local name="$1"
+  shift
+  if out="$("$@" 2>&1)"; then
+    echo "PASS $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name: $out"
+    failed=$((failed + 1))
+  fi
+}
+
+for fmt in envelope interop; do
+  ns="cross-$$-$fmt"
+  check "$fmt: python writes" "$py" "$here/cross.py" write "$fmt" "$ns" python
+  check "$fmt: go reads python's entry as a hit" "$bin/cross" read "$fmt" "$ns"
+  check "$fmt: go writes" "$bin/cross" write "$fmt" "$ns"
+  check "$fmt: python reads go's entry as a hit" "$py" "$here/cross.py" read "$fmt" "$ns" go
+done
+# The two formats never share a key: an envelope entry is not an interop hit.
+check "formats do not share entries" "$bin/cross" read interop "cross-$$-envelope" --expect-miss
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
