@@ -29,6 +29,8 @@ echo "== Python binding: ruff, basedpyright, pytest"
 CACHEKIT_LIBRARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/libcachekit.so" bindings/python/ci.sh
 echo "== Go binding: vet, test -race"
 bindings/go/ci.sh
+echo "== PHP binding: FFI header, PHPUnit"
+bindings/php/ci.sh
 echo "== Cross-language: entries written by one language are hits in the others"
 tests/cross/run.sh
 echo "== all tests passed"
