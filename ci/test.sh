@@ -31,6 +31,8 @@ echo "== Go binding: vet, test -race"
 bindings/go/ci.sh
 echo "== PHP binding: FFI header, PHPUnit"
 bindings/php/ci.sh
+echo "== Node.js binding: napi-rs addon, tsc, node --test"
+bindings/node/ci.sh
 echo "== Cross-language: entries written by one language are hits in the others"
 tests/cross/run.sh
 echo "== all tests passed"

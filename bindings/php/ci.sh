@@ -43,6 +43,9 @@ if [ -z "${CACHEKIT_TEST_REDIS_URL:-}" ]; then
   echo "  start one with: export CACHEKIT_TEST_REDIS_URL=\$(ci/redis.sh start php)" >&2
 fi
 
+# The Python side of the cross-language test.
+"$repo/bindings/python/venv.sh" >/dev/null
+
 echo "== php: generate the FFI header from include/cachekit.h"
 php "$here/bin/gen-header.php"
 

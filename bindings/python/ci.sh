@@ -6,18 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-venv="$repo/build/venv-python"
-req="$here/requirements-dev.txt"
-
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-  echo "$want" >"$stamp"
-fi
+venv="$("$here/venv.sh")"
 
 if [ -z "${CACHEKIT_LIBRARY:-}" ]; then
   target="${CARGO_TARGET_DIR:-$repo/target}"

@@ -10,8 +10,11 @@ py="${CACHEKIT_PYTHON:-$repo/build/venv-python/bin/python}"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 
+if [ -z "${CACHEKIT_PYTHON:-}" ]; then
+  "$repo/bindings/python/venv.sh" >/dev/null || exit 2
+fi
 if [ ! -x "$py" ]; then
-  echo "tests/cross/run.sh: $py is missing (bindings/python/ci.sh makes it)" >&2
+  echo "tests/cross/run.sh: $py is missing" >&2
   exit 2
 fi
 if command -v cargo >/dev/null 2>&1; then

@@ -1,0 +1,291 @@
+'use strict';
+// The behaviour of cache(fn, opts) against a real Redis.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const ck = require('..');
+const { redisUrl, uniq, raw, sleep, counted } = require('./helpers');
+
+const client = ck.createClient({ redisUrl: redisUrl() });
+const redis = raw();
+test.after(async () => {
+  await client.flush(5000);
+  redis.disconnect();
+});
+
+function cached(impl, opts = {}) {
+  const fn = counted(impl);
+  const c = client.cache(fn, { namespace: uniq('node'), operation: 'op', ...opts });
+  return { fn, c };
+}
+
+test('a miss runs the function, a repeat is a hit that does not', async () => {
+  const { fn, c } = cached(async (id) => ({ id, name: `user-${id}` }));
+  assert.deepEqual(await c(42), { id: 42, name: 'user-42' });
+  assert.deepEqual(await c(42), { id: 42, name: 'user-42' });
+  assert.equal(fn.calls, 1);
+  await c(43);
+  assert.equal(fn.calls, 2, 'other arguments are another entry');
+});
+
+test('a hit from Redis (L1 off) returns the stored value without recomputing', async () => {
+  const { fn, c } = cached(async (id) => ({ id, tags: ['a', 'b'], score: 1.5 }), { l1: false });
+  const first = await c(1);
+  await client.flush(5000);
+  assert.equal(await redis.exists(c.key(1)), 1, 'the entry is in Redis');
+  assert.deepEqual(await c(1), first);
+  assert.equal(fn.calls, 1);
+});
+
+test('1 and 1.0 are the same key; 1 and "1" are not', async () => {
+  const { fn, c } = cached(async (x) => String(x));
+  assert.equal(c.key(1), c.key(1.0));
+  assert.equal(c.key(1), c.key(ck.float(1)));
+  assert.notEqual(c.key(1), c.key('1'));
+  await c(1);
+  await c(ck.float(1));
+  assert.equal(fn.calls, 1);
+});
+
+test('keys follow argument values, not object key order', async () => {
+  const { c } = cached(async () => 0);
+  assert.equal(c.key({ a: 1, b: 2 }), c.key({ b: 2, a: 1 }));
+  assert.equal(c.key(new Set([3, 1, 2])), c.key(new Set([1, 2, 3])));
+  assert.notEqual(c.key([1, 2]), c.key([2, 1]));
+  assert.equal(c.key(new Date('2024-01-01T00:00:00Z')), c.key(new Date('2024-01-01T05:30:00+05:30')));
+});
+
+test('an argument without an exact form is refused before any lookup', async () => {
+  const { fn, c } = cached(async () => 0);
+  await assert.rejects(c(2 ** 60), { name: 'CachekitError', code: 'ENCODE', message: /BigInt/ });
+  await assert.rejects(c(2n ** 64n), { code: 'ENCODE' });
+  await assert.rejects(c(NaN), { code: 'ENCODE' });
+  await assert.rejects(c(() => 1), { code: 'ENCODE' });
+  await assert.rejects(c(new Date(NaN)), { code: 'ENCODE' });
+  assert.equal(fn.calls, 0);
+});
+
+test('entries expire after their TTL and are recomputed', async () => {
+  const { fn, c } = cached(async () => Math.random(), { ttl: 1 });
+  const a = await c();
+  await client.flush(5000);
+  const ttl = await redis.pttl(c.key());
+  assert.ok(ttl > 0 && ttl <= 1000, `Redis TTL is the option's (${ttl} ms)`);
+  assert.equal(await c(), a);
+  await sleep(1500);
+  const b = await c();
+  assert.equal(fn.calls, 2, 'recomputed after expiry');
+  assert.notEqual(a, b);
+});
+
+test('namespaces keep entries apart; naming both sides shares them', async () => {
+  const op = 'shared';
+  const nsA = uniq('ns-a');
+  const nsB = uniq('ns-b');
+  const fa = counted(async () => 'A');
+  const fb = counted(async () => 'B');
+  const a = client.cache(fa, { namespace: nsA, operation: op });
+  const b = client.cache(fb, { namespace: nsB, operation: op });
+  assert.equal(await a(1), 'A');
+  assert.equal(await b(1), 'B');
+  const a2 = client.cache(counted(async () => 'other'), { namespace: nsA, operation: op, l1: false });
+  assert.equal(await a2(1), 'A', 'a second function under the same names reads the entry');
+});
+
+test('default names come from the file and the function name', () => {
+  async function getUser() {}
+  const c = client.cache(getUser);
+  assert.equal(c.operation, 'getUser');
+  assert.match(c.namespace, /cache\.test$/);
+  assert.throws(() => client.cache(async () => {}), /opts.operation/);
+});
+
+test('invalidate deletes one entry everywhere; clear deletes the function', async () => {
+  const { fn, c } = cached(async (x) => x * 2);
+  await c(1);
+  await c(2);
+  assert.equal(await c.invalidate(1), true);
+  assert.equal(await c.invalidate(1), false, 'gone already');
+  await c(1);
+  await c(2);
+  assert.equal(fn.calls, 3, 'only the invalidated entry was recomputed');
+  await client.flush(5000);
+  const deleted = await c.clear();
+  assert.equal(deleted, 2);
+  await c(2);
+  assert.equal(fn.calls, 4);
+});
+
+test('a rejection propagates and is never cached', async () => {
+  let fail = true;
+  const { fn, c } = cached(async () => {
+    if (fail) throw new RangeError('upstream down');
+    return 'ok';
+  });
+  await assert.rejects(c(), { name: 'RangeError', message: 'upstream down' });
+  await client.flush(5000);
+  assert.equal(await redis.exists(c.key()), 0, 'nothing stored');
+  fail = false;
+  assert.equal(await c(), 'ok');
+  assert.equal(fn.calls, 2);
+});
+
+test('a sync function and a sync throw work as well', async () => {
+  const c = client.cache((x) => x + 1, { namespace: uniq('sync'), operation: 'inc' });
+  assert.equal(await c(1), 2);
+  const t = client.cache(
+    () => {
+      throw new Error('sync boom');
+    },
+    { namespace: uniq('sync'), operation: 'boom' },
+  );
+  await assert.rejects(t(), /sync boom/);
+});
+
+test('50 concurrent calls of a cold key run the function once', async () => {
+  for (const l1 of [true, false]) {
+    const { fn, c } = cached(
+      async (x) => {
+        await sleep(50);
+        return { x, at: Date.now() };
+      },
+      { l1 },
+    );
+    const results = await Promise.all(Array.from({ length: 50 }, () => c('cold')));
+    assert.equal(fn.calls, 1, `l1=${l1}: one computation`);
+    for (const r of results) assert.deepEqual(r, results[0]);
+  }
+});
+
+test('waiters of a fill that rejects take over; the error is not shared as a value', async () => {
+  let n = 0;
+  const { fn, c } = cached(async () => {
+    n += 1;
+    await sleep(30);
+    if (n === 1) throw new Error('first fails');
+    return 'second';
+  });
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => c()));
+  // Only the caller whose computation failed sees the error.
+  const rejected = results.filter((r) => r.status === 'rejected');
+  assert.equal(rejected.length, 1);
+  assert.equal(rejected[0].reason.message, 'first fails');
+  assert.ok(results.filter((r) => r.status === 'fulfilled').every((r) => r.value === 'second'));
+  assert.ok(fn.calls >= 2);
+});
+
+test('values round-trip: nested data, bytes, BigInt, Dates as markers', async () => {
+  const when = new Date('2024-01-01T12:30:45.123Z');
+  const value = {
+    s: 'héllo ✓',
+    n: -7,
+    f: 2.5,
+    big: 2n ** 63n,
+    nil: null,
+    list: [1, 'two', [3]],
+    bytes: Buffer.from([0, 1, 2]),
+    when,
+    nested: { deep: { deeper: true } },
+  };
+  const { c } = cached(async () => value, { l1: false });
+  await c();
+  await client.flush(5000);
+  const back = await c();
+  assert.deepEqual(back, { ...value, bytes: Buffer.from([0, 1, 2]) });
+  assert.ok(back.when instanceof Date);
+  assert.equal(back.when.getTime(), when.getTime());
+});
+
+test('a null result is returned but not cached', async () => {
+  const { fn, c } = cached(async () => null);
+  assert.equal(await c(), null);
+  assert.equal(await c(), null);
+  assert.equal(fn.calls, 2);
+});
+
+test('an undecodable cached value is discarded and recomputed, never returned', async () => {
+  const ns = uniq('bad');
+  // Written through a namespace handle: valid MessagePack, a bad marker.
+  const writer = client.namespace(ns, { l1: false });
+  const bad = { __datetime__: true, value: 'not a date' };
+  await writer.set('op', [1], bad);
+  await client.flush(5000);
+  const fn = counted(async () => 'fresh');
+  const c = client.cache(fn, { namespace: ns, operation: 'op', l1: false });
+  assert.equal(await c(1), 'fresh');
+  assert.equal(fn.calls, 1);
+  assert.ok(c.healthStatus().stats.corrupt_entries >= 1, 'counted as corrupt');
+});
+
+test('corrupt bytes in Redis are a miss, recomputed', async () => {
+  const { fn, c } = cached(async () => 'good', { l1: false });
+  await redis.set(c.key(), Buffer.from('garbage, not an envelope'));
+  assert.equal(await c(), 'good');
+  assert.equal(fn.calls, 1);
+});
+
+test('encryption: round trip, ciphertext in Redis, a wrong key recomputes', async () => {
+  const ns = uniq('enc');
+  const keyA = 'a'.repeat(64);
+  const keyB = 'b'.repeat(64);
+  const fa = counted(async (id) => ({ id, secret: 'ssn-123' }));
+  const a = client.cache(fa, { namespace: ns, operation: 'op', encryption: { masterKey: keyA }, l1: false });
+  assert.deepEqual(await a(7), { id: 7, secret: 'ssn-123' });
+  await client.flush(5000);
+  const stored = await redis.getBuffer(a.key(7));
+  assert.ok(stored && !stored.includes(Buffer.from('ssn-123')), 'Redis holds ciphertext');
+  assert.deepEqual(await a(7), { id: 7, secret: 'ssn-123' });
+  assert.equal(fa.calls, 1);
+  assert.equal(a.healthStatus().features_enabled.encryption, true);
+
+  const fb = counted(async (id) => ({ id, secret: 'recomputed' }));
+  const b = client.cache(fb, { namespace: ns, operation: 'op', encryption: true, masterKey: keyB, l1: false });
+  assert.deepEqual(await b(7), { id: 7, secret: 'recomputed' }, 'never the other key\'s plaintext, never an error');
+  assert.equal(fb.calls, 1);
+});
+
+test('encryption without a master key is a configuration error', () => {
+  assert.throws(() => client.cache(async () => 0, { namespace: uniq('enc'), operation: 'x', encryption: true }), {
+    code: 'ENCRYPTION',
+  });
+});
+
+test('unknown options are refused with the known names', () => {
+  assert.throws(() => client.cache(async () => 0, { namespace: 'x', operation: 'y', tll: 5 }), /unknown option "tll".*ttl/);
+  assert.throws(() => ck.createClient({ redisURL: 'x' }), /unknown client setting "redisURL".*redisUrl/);
+  assert.throws(() => client.cache(async () => 0, { namespace: 'x', operation: 'y', ttl: -1 }), { code: 'CONFIG' });
+});
+
+test('health: status without I/O, an active check with a PING', async () => {
+  const { c } = cached(async () => 1, { breaker: { failureThreshold: 3 } });
+  await c();
+  const h = c.healthStatus();
+  assert.equal(h.namespace, c.namespace);
+  assert.equal(h.backend, 'redis');
+  assert.equal(h.circuit_breaker.state, 'CLOSED');
+  for (const k of ['circuit_breaker', 'backpressure', 'adaptive_timeout', 'features_enabled']) assert.ok(k in h, k);
+  const full = await c.checkHealth();
+  assert.equal(full.system.status, 'healthy');
+  assert.equal(full.system.redis_connection, 'active');
+  assert.match(client.metrics(), /redis_cache_operations_total/);
+});
+
+test('Namespace: explicit get, set, delete', async () => {
+  const ns = client.namespace(uniq('kv'));
+  assert.equal(await ns.get('user', [1]), undefined);
+  await ns.set('user', [1], { name: 'ada' }, 60);
+  assert.deepEqual(await ns.get('user', [1]), { name: 'ada' });
+  assert.equal(await ns.delete('user', [1]), true);
+  assert.equal(await ns.get('user', [1]), undefined);
+});
+
+test('interop format: the plain protocol key and value bytes', async () => {
+  const ns = uniq('interop').toLowerCase();
+  const c = client.cache(async (id) => ({ name: 'alice', age: 30 }), { namespace: ns, operation: 'get_user', interop: true });
+  assert.match(c.key(42), new RegExp(`^${ns}:get_user:[0-9a-f]{64}$`));
+  await c(42);
+  await client.flush(5000);
+  const stored = await redis.getBuffer(c.key(42));
+  assert.equal(stored.toString('hex'), '82a36167651ea46e616d65a5616c696365', 'canonical MessagePack, keys sorted');
+  assert.throws(() => client.cache(async () => 0, { namespace: 'Users', operation: 'x', interop: true }), { code: 'INVALID_KEY' });
+});
