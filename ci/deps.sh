@@ -4,17 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
-command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "ci/deps.sh: installing Debian packages: ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+ci/apt-install.sh redis-server gcc pkg-config openssl
 
 command -v cargo >/dev/null 2>&1 || { echo "ci/deps.sh: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 

@@ -72,40 +72,30 @@ func (o *operation) ready(ctx context.Context) error {
 	return o.cache.acquire()
 }
 
-func (o *operation) invalidate(ctx context.Context, args []any) (bool, error) {
+// withArgs encodes a call's arguments and runs f on them with the cache held.
+func withArgs[T any](o *operation, ctx context.Context, args []any, f func(a []byte) (T, error)) (T, error) {
+	var zero T
 	a, err := encodeArgs(args)
 	if err != nil {
-		return false, err
+		return zero, err
 	}
 	if err := o.ready(ctx); err != nil {
-		return false, err
+		return zero, err
 	}
 	defer o.cache.release()
-	return o.cache.core.del(o.op, a)
+	return f(a)
+}
+
+func (o *operation) invalidate(ctx context.Context, args []any) (bool, error) {
+	return withArgs(o, ctx, args, func(a []byte) (bool, error) { return o.cache.core.del(o.op, a) })
 }
 
 func (o *operation) key(args []any) (string, error) {
-	a, err := encodeArgs(args)
-	if err != nil {
-		return "", err
-	}
-	if err := o.ready(context.Background()); err != nil {
-		return "", err
-	}
-	defer o.cache.release()
-	return o.cache.core.makeKey(o.op, a)
+	return withArgs(o, context.Background(), args, func(a []byte) (string, error) { return o.cache.core.makeKey(o.op, a) })
 }
 
 func (o *operation) exists(ctx context.Context, args []any) (bool, error) {
-	a, err := encodeArgs(args)
-	if err != nil {
-		return false, err
-	}
-	if err := o.ready(ctx); err != nil {
-		return false, err
-	}
-	defer o.cache.release()
-	return o.cache.core.exists(o.op, a)
+	return withArgs(o, ctx, args, func(a []byte) (bool, error) { return o.cache.core.exists(o.op, a) })
 }
 
 type fillResult struct {

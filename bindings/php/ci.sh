@@ -14,29 +14,11 @@ repo="$(cd "$here/../.." && pwd)"
 
 # Debian packages: PHP with FFI (php-cli), php-msgpack, PHPUnit, the PSR-16
 # interfaces, and for the tests and benchmark phpredis and symfony/cache.
-need=()
-command -v php >/dev/null 2>&1 || need+=(php-cli)
-for pkg in php-msgpack phpunit php-psr-simple-cache php-redis php-symfony-cache; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v cc >/dev/null 2>&1 || need+=(gcc)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "bindings/php/ci.sh: installing Debian packages: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$repo/ci/apt-install.sh" php-cli php-msgpack phpunit php-psr-simple-cache php-redis php-symfony-cache redis-server gcc
 php -r 'exit(extension_loaded("ffi") ? 0 : 1);' || { echo "bindings/php/ci.sh: this PHP has no FFI extension (php -m)" >&2; exit 1; }
 
-if [ -z "${CACHEKIT_LIBRARY:-}" ]; then
-  target="${CARGO_TARGET_DIR:-$repo/target}"
-  case "$target" in /*) ;; *) target="$repo/$target" ;; esac
-  export CACHEKIT_LIBRARY="$target/debug/libcachekit.so"
-  if [ ! -f "$CACHEKIT_LIBRARY" ]; then
-    (cd "$repo" && cargo build --lib)
-  fi
-fi
+CACHEKIT_LIBRARY="${CACHEKIT_LIBRARY:-$("$repo/ci/core-lib.sh")}"
+export CACHEKIT_LIBRARY
 
 if [ -z "${CACHEKIT_TEST_REDIS_URL:-}" ]; then
   echo "bindings/php/ci.sh: CACHEKIT_TEST_REDIS_URL is not set; the Redis tests will fail." >&2

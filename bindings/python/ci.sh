@@ -8,14 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 venv="$("$here/venv.sh")"
 
-if [ -z "${CACHEKIT_LIBRARY:-}" ]; then
-  target="${CARGO_TARGET_DIR:-$repo/target}"
-  case "$target" in /*) ;; *) target="$repo/$target" ;; esac
-  export CACHEKIT_LIBRARY="$target/debug/libcachekit.so"
-  if [ ! -f "$CACHEKIT_LIBRARY" ]; then
-    (cd "$repo" && cargo build --lib)
-  fi
-fi
+CACHEKIT_LIBRARY="${CACHEKIT_LIBRARY:-$("$repo/ci/core-lib.sh")}"
+export CACHEKIT_LIBRARY
 export PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}"
 
 cd "$here"
