@@ -1040,6 +1040,7 @@ __all__ = [
     "BoundCachedFunction",
     "CacheDecorator",
     "CacheInfo",
+    "CacheMethods",
     "CachedFunction",
     "cache",
     "detect_profile",
