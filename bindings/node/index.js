@@ -55,6 +55,34 @@ async function settle(p) {
   }
 }
 
+// L2 reads run as the core's blocking call on a libuv pool thread (its own
+// Redis connection: no hop to the core's runtime, no threadsafe function
+// per call). Such a thread blocks while a fill waits (for another caller,
+// a lock held elsewhere, a slow Redis), so at most half the pool is ever
+// ours: file system, DNS and crypto work (the function being cached, too)
+// always have threads left. The other calls go through the core's runtime.
+const POOL_SLOTS = Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2);
+let poolBusy = 0;
+async function pooled(p) {
+  try {
+    return await p;
+  } catch (e) {
+    throw convert(e);
+  } finally {
+    poolBusy -= 1;
+  }
+}
+function l2Call(op, l2, a, now, later) {
+  if (l2 && poolBusy < POOL_SLOTS) {
+    const p = call(() => now.call(op, a));
+    poolBusy += 1;
+    return pooled(p);
+  }
+  return settle(call(() => later.call(op, a)));
+}
+const fillL2 = (op, l2, a) => l2Call(op, l2, a, op.fillNow, op.fill);
+const getL2 = (op, l2, a) => l2Call(op, l2, a, op.getNow, op.get);
+
 // ---------------------------------------------------------------- options
 
 // Client settings: JS name -> the core's setting.
@@ -335,6 +363,7 @@ function makeCached(client, fn, opts) {
   const ns = client._namespace(namespace, json);
   const op = call(() => ns.op(operation));
   const failClosed = opts.failClosed === true;
+  const l2 = call(() => op.hasL2());
 
   async function compute(self, args, lease) {
     let value;
@@ -365,7 +394,7 @@ function makeCached(client, fn, opts) {
 
   async function miss(self, args, a) {
     for (let attempt = 0; ; attempt++) {
-      const r = await settle(op.fill(a));
+      const r = await fillL2(op, l2, a);
       if (Buffer.isBuffer(r)) {
         const v = tryDecode(r, op, a);
         if (v !== UNDECODABLE) return v;
@@ -450,7 +479,8 @@ class Namespace {
   async get(operation, args = []) {
     const op = this._op(operation);
     const a = encodeArgs(args);
-    const buf = await settle(op.get(a));
+    if (this._l2 === undefined) this._l2 = call(() => op.hasL2());
+    const buf = await getL2(op, this._l2, a);
     if (buf === null) return undefined;
     const v = tryDecode(buf, op, a);
     return v === UNDECODABLE ? undefined : v;

@@ -5,11 +5,13 @@
 //! core's. `index.js` is the user-facing layer; this file is not.
 //!
 //! Threading rule: nothing here waits for Redis on the JS thread. An L1
-//! answer (or a lease when there is no L2) is returned at once; anything
-//! that needs L2 runs on the core's tokio runtime and settles a Promise
+//! answer (or a lease when there is no L2) is returned at once; an L2 read
+//! runs either as the core's blocking call on the libuv pool (`fill_now`,
+//! `get_now`: an `AsyncTask`, the cheaper path, which `index.js` bounds to
+//! half the pool) or on the core's tokio runtime, settling a Promise
 //! through a `JsDeferred` (a threadsafe function into the JS thread).
-//! Calls of the core that block (clear, PING, flush) run as `AsyncTask`s
-//! on the libuv pool.
+//! Other calls of the core that block (clear, PING, flush) run as
+//! `AsyncTask`s on the libuv pool too.
 //!
 //! Errors reach JS as `Error` objects whose message starts with
 //! `[CODE] ` (`ENCODE`, `INVALID_KEY`, ...); `index.js` turns them into
@@ -328,6 +330,24 @@ pub struct NativeOp {
 /// What a fill resolves to: the cached value, or the duty to compute it.
 type FillOutcome = Either<Bytes, NativeLease>;
 
+/// What `fill_now` resolves to (as `fill`): a value, a lease, or both.
+pub struct FillAnswer(Either<FillOutcome, (Bytes, NativeLease)>);
+
+impl ToNapiValue for FillAnswer {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        ToNapiValue::to_napi_value(env, val.0)
+    }
+}
+
+impl TypeName for FillAnswer {
+    fn type_name() -> &'static str {
+        "Buffer | NativeLease | [Buffer, NativeLease]"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
 impl NativeOp {
     fn key_of(&self, args: &[u8]) -> Result<Arc<str>> {
         self.cache.key_shared(&self.op, args).map_err(js_err)
@@ -387,6 +407,48 @@ impl NativeOp {
                 }));
             });
             Ok(promise)
+        })
+    }
+
+    /// Whether the namespace has an L2 (`fillNow` / `getNow` are for it).
+    #[napi(catch_unwind)]
+    pub fn has_l2(&self) -> Result<bool> {
+        guard(|| Ok(self.cache.has_l2()))
+    }
+
+    /// As `fill`, run as the core's blocking `Cache::fill` on a libuv pool
+    /// thread (never the JS thread): a plain L2 read or a read-and-lock is
+    /// made on that thread's own Redis connection, with no hop to the
+    /// core's runtime and no threadsafe function per call. The thread
+    /// blocks while the fill waits (another caller's fill, a lock held
+    /// elsewhere, a slow Redis), so `index.js` keeps at most half the pool
+    /// in here and sends the rest through `fill`.
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer | NativeLease | [Buffer, NativeLease]>")]
+    pub fn fill_now(&self, args: &[u8]) -> Result<AsyncTask<Blocking<FillAnswer>>> {
+        guard(|| {
+            // Key errors throw here, at once, as they do in `fill`.
+            self.key_of(args)?;
+            let (c, op, args) = (self.cache.clone(), self.op.clone(), args.to_vec());
+            Ok(Blocking::new(move || {
+                c.fill(&op, &args).map(|f| {
+                    FillAnswer(match f {
+                        Fill::Hit(v) => Either::A(Either::A(Bytes(v))),
+                        Fill::Lease(l) => Either::A(Either::B(NativeLease::of(l))),
+                        Fill::Refresh(v, l) => Either::B((Bytes(v), NativeLease::of(l))),
+                    })
+                })
+            }))
+        })
+    }
+
+    /// As `get`, run as the core's blocking `get_by_key` on a libuv pool
+    /// thread (see `fill_now`).
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer | null>")]
+    pub fn get_now(&self, args: &[u8]) -> Result<AsyncTask<Blocking<Option<Bytes>>>> {
+        guard(|| {
+            let key = self.key_of(args)?;
+            let c = self.cache.clone();
+            Ok(Blocking::new(move || c.get_by_key(&key).map(|v| v.map(Bytes))))
         })
     }
 
