@@ -35,4 +35,22 @@ echo "== Node.js binding: napi-rs addon, tsc, node --test"
 bindings/node/ci.sh
 echo "== Cross-language: entries written by one language are hits in the others"
 tests/cross/run.sh
+echo "== Examples: each runs L1-only (no Redis) and shows its hit"
+(
+  unset CACHEKIT_TEST_REDIS_URL
+  debug="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+  case "$debug" in /*) ;; *) debug="$PWD/$debug" ;; esac
+  export CACHEKIT_LIBRARY="$debug/libcachekit.so" CGO_LDFLAGS="-L$debug"
+  expect() { # what the output must contain, command...
+    local want="$1" out
+    shift
+    out="$("$@")"
+    grep -qF -- "$want" <<<"$out" || { echo "example $*: no \"$want\" in:"; echo "$out"; exit 1; }
+  }
+  expect "remember(report) hit" php examples/php/example.php
+  expect "computed 1 time(s); backend: none" node examples/node/example.js
+  expect "call 2: " bash -c 'cd examples/go && go run .'
+  expect "(hit)" ci/demo.sh
+)
+echo "examples: 4 passed, 0 failed"
 echo "== all tests passed"
