@@ -393,26 +393,23 @@ function makeCached(client, fn, opts) {
   }
 
   async function miss(self, args, a) {
-    for (let attempt = 0; ; attempt++) {
-      const r = await fillL2(op, l2, a);
-      if (Buffer.isBuffer(r)) {
-        const v = tryDecode(r, op, a);
-        if (v !== UNDECODABLE) return v;
-        if (attempt > 0) return fn.apply(self, args); // garbage again: answer, do not loop
-        await settle(op.delete(a));
-        continue;
-      }
-      if (Array.isArray(r)) {
-        const [buf, lease] = r; // a value still good to return, and a refresh due
-        const v = tryDecode(buf, op, a);
-        if (v !== UNDECODABLE) {
-          refreshBehind(self, args, lease);
-          return v;
-        }
-        return compute(self, args, lease);
-      }
-      return compute(self, args, r);
+    const r = await fillL2(op, l2, a);
+    if (Buffer.isBuffer(r)) {
+      const v = tryDecode(r, op, a);
+      // Undecodable: the core has it (counted, deleted everywhere); answer
+      // with a fresh result, as the other wrappers do; the next call fills.
+      return v !== UNDECODABLE ? v : fn.apply(self, args);
     }
+    if (Array.isArray(r)) {
+      const [buf, lease] = r; // a value still good to return, and a refresh due
+      const v = tryDecode(buf, op, a);
+      if (v !== UNDECODABLE) {
+        refreshBehind(self, args, lease);
+        return v;
+      }
+      return compute(self, args, lease);
+    }
+    return compute(self, args, r);
   }
 
   async function cached(...args) {
