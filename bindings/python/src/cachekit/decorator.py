@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import enum
 import functools
 import inspect
 import itertools
@@ -35,7 +36,7 @@ from cachekit.config.nested import (
     MonitoringConfig,
     TimeoutConfig,
 )
-from cachekit.errors import ConfigurationError
+from cachekit.errors import BackendError, ConfigurationError, InteropError
 from cachekit.serializers import EncryptionWrapper, SerializerProtocol, get_serializer
 
 log = logging.getLogger("cachekit")
@@ -51,6 +52,102 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+class InvalidationOutcome(enum.Enum):
+    """What ``await f.invalidate_cache(...)`` on an ``async def`` function did in
+    L2 (the reference SDK's result): ``SUCCEEDED`` the delete went through,
+    ``FAILED`` L2 refused it (fail-closed namespaces; otherwise the core fails
+    open and logs), ``NO_L2`` there is no L2 (``backend=None``). ``None`` for
+    the whole-function form (no arguments on a function that takes some)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NO_L2 = "no_l2"
+
+
+class _Done:
+    """An awaitable whose value is already known (no event loop was running)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value: Any = value
+
+    def __await__(self) -> Any:
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+
+def _awaitable(job: Callable[[], Any]) -> Any:
+    """Start ``job`` now and return something to await for its result: inside a
+    running event loop a future of the default executor (no loop thread waits
+    on Redis), else the result computed here."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _Done(job())
+    return loop.run_in_executor(None, job)
+
+
+def _count(c: itertools.count[int]) -> int:
+    """The next value of a counter, not taken (``itertools.count`` is atomic to advance)."""
+    return int(repr(c)[len("count(") : -1])
+
+
+def _same(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return fn
+
+
+def _interop_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """In interop mode an argument the core refuses is an ``InteropError`` (one error type)."""
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InteropError:
+            raise
+        except (ConfigurationError, TypeError) as e:
+            if isinstance(e, _Uncached):
+                raise
+            raise InteropError(f"cachekit: argument outside the interop data model: {e}") from e
+
+    return inner
+
+
+def health_superset(h: dict[str, Any]) -> dict[str, Any]:
+    """The core's report (the API reference's shape) plus the keys the
+    reference SDK 0.24.1 returns: ``healthy``, ``overall_healthy`` and
+    ``components`` (whose ``circuit_breaker.state`` is lower case, as 0.24.1
+    writes it; the top-level ``circuit_breaker.state`` stays ``"CLOSED"``...)."""
+    cb = dict(h.get("circuit_breaker") or {})
+    state = str(cb.get("state", "CLOSED"))
+    healthy = state.upper() != "OPEN" and not cb.get("permanent_error")
+    h["healthy"] = healthy
+    h["overall_healthy"] = healthy
+    cb["state"] = state.lower()
+    components: dict[str, Any] = {"circuit_breaker": cb}
+    if h.get("backpressure") is not None:
+        components["load_control"] = h["backpressure"]
+    if h.get("stats") is not None:
+        components["metrics"] = h["stats"]
+    h["components"] = components
+    return h
+
+
+def check_health_superset(c: dict[str, Any]) -> dict[str, Any]:
+    """``check_health()``: the API reference's ``decorator`` and ``system`` plus
+    0.24.1's ``status``, ``namespace``, ``components`` (and ``healthy``)."""
+    d = health_superset(dict(c.get("decorator") or {}))
+    c["decorator"] = d
+    system = c.get("system") or {}
+    healthy = bool(d["healthy"]) and system.get("status", "healthy") == "healthy"
+    c["status"] = "healthy" if healthy else "unhealthy"
+    c["healthy"] = healthy
+    c["namespace"] = d.get("namespace")
+    c["components"] = d["components"]
+    return c
 
 
 class CacheInfo(NamedTuple):
@@ -340,6 +437,76 @@ def _bool_or(cfg: Any, default: bool) -> Any:
     return cfg.to_core()
 
 
+def _check_interop_parameters(interop: Any, kw: dict[str, Any], given: Callable[[str], bool]) -> None:
+    """Refuse, at decoration, what would make an interop key other than the
+    protocol's or no key at all (the protocol: interop fails loud)."""
+    if not isinstance(interop, str) or not interop:
+        raise ConfigurationError(f"interop= takes the operation name (a non-empty str), got {interop!r}")
+    if given("key") and kw["key"] is not None:
+        raise ConfigurationError(
+            "interop= and key= cannot be combined: an interop key is derived from the canonical arguments "
+            + "by the protocol, so every call would map to the one key key= builds"
+        )
+    if not given("namespace") or kw["namespace"] is None:
+        raise ConfigurationError(
+            f'interop mode needs an explicit namespace: @cache(interop="{interop}", namespace="users"). '
+            + "The namespace is the first segment of the key every SDK derives"
+        )
+    if "backend" in kw and kw["backend"] is None:
+        raise ConfigurationError(
+            "interop mode needs a shared L2: backend=None is L1-only (in this process), so nothing would be "
+            + "shared with another SDK"
+        )
+    backend = kw.get("backend")
+    prefix = getattr(backend, "key_prefix", None) or getattr(backend, "_key_prefix", None)
+    if backend is not None and not isinstance(backend, str) and prefix:
+        raise ConfigurationError(
+            f"interop mode cannot use a key-prefixing backend ({type(backend).__name__} has key_prefix={prefix!r}): "
+            + "other SDKs read the bare protocol key"
+        )
+
+
+def _deployment_uuid(raw: Any, source: str, interop: bool) -> str:
+    """A deployment UUID checked as the reference SDK checks it: a valid UUID,
+    used in its canonical form; in interop mode it must already be canonical
+    (another SDK uses the literal string as the tenant)."""
+    import uuid
+
+    try:
+        canonical = str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise ConfigurationError(f"{source} must be a valid UUID") from None
+    if interop and str(raw).strip() != canonical:
+        raise ConfigurationError(
+            f"interop mode needs {source} in canonical form ({canonical!r}): other SDKs use the literal string "
+            + "as the encryption tenant"
+        )
+    return canonical
+
+
+def _encryption_tenant(kw: dict[str, Any], given: Callable[[str], bool], interop: bool, has_tenant: bool) -> str | None:
+    """The encryption tenant of an encrypted namespace: ``tenant_id=`` or its
+    reference spelling ``deployment_uuid=``, else (without a tenant from an
+    ``EncryptionWrapper``) ``CACHEKIT_DEPLOYMENT_UUID``; ``None`` leaves it to
+    the core (``CACHEKIT_TENANT_ID``, else ``"default"``)."""
+    tenant = str(kw["tenant_id"]) if given("tenant_id") and kw["tenant_id"] is not None else None
+    du = kw.get("deployment_uuid") if given("deployment_uuid") else None
+    if du is not None:
+        canonical = _deployment_uuid(du, "deployment_uuid", interop)
+        if tenant is not None and tenant != canonical:
+            raise ConfigurationError(
+                f"tenant_id={tenant!r} and deployment_uuid={du!r} name different tenants; they are two spellings "
+                + "of one setting, pass one"
+            )
+        return canonical
+    if tenant is not None or has_tenant:
+        return tenant
+    env = os.environ.get("CACHEKIT_DEPLOYMENT_UUID", "").strip()
+    if env:
+        return _deployment_uuid(env, "CACHEKIT_DEPLOYMENT_UUID", interop)
+    return None
+
+
 class _Settings:
     """Everything a decorated function was configured with, resolved."""
 
@@ -368,6 +535,8 @@ class _Settings:
 
         interop = kw.get("interop") if given("interop") else None
         self.interop: bool = interop is not None
+        if self.interop:
+            _check_interop_parameters(interop, kw, given)
         opts: dict[str, Any] = {}
         if given("ttl") and kw["ttl"] is not None:
             ttl = kw["ttl"]
@@ -436,8 +605,9 @@ class _Settings:
                 opts["master_key"] = mk.hex() if isinstance(mk, (bytes, bytearray)) else str(mk)
             elif "master_key" not in opts and config is not None and config.master_key:
                 opts["master_key"] = config.master_key
-            if given("tenant_id") and kw["tenant_id"] is not None:
-                opts["tenant_id"] = str(kw["tenant_id"])
+            tenant = _encryption_tenant(kw, given, self.interop, "tenant_id" in opts)
+            if tenant is not None:
+                opts["tenant_id"] = tenant
             if given("decrypt_only_keys") and kw["decrypt_only_keys"]:
                 opts["decrypt_only_keys"] = _key_hexes(kw["decrypt_only_keys"])
         else:
@@ -548,6 +718,43 @@ def _submit_refresh(job: Callable[[], None]) -> None:
     pool.submit(job)
 
 
+class _Uncached(TypeError):
+    """The key of this call cannot be built (``key=`` failed): run it uncached."""
+
+
+# Core statuses that, in interop mode, mean "outside the interop data model".
+_INTEROP_REFUSALS = frozenset((_ffi.CK_INVALID_KEY, _ffi.CK_ENCODE, _ffi.CK_INVALID_ARGUMENT))
+
+
+def _check_names(ns: _core.Namespace, s: _Settings, op: bytes, custom_key: bool) -> None:
+    """Checks made when the function is decorated, not at its first call:
+    the operation name (the core validates it when it builds a key), and in
+    interop mode that the key is exactly the protocol's."""
+    try:
+        key = ns.make_key(op, b"\x90")
+    except ConfigurationError as e:
+        raise ConfigurationError(f"invalid operation name {s.operation!r} for namespace {s.namespace!r}: {e}") from e
+    if not s.interop:
+        return
+    want = f"{s.namespace}:{s.operation}:"
+    if not key.startswith(want):
+        cfg = ns.health().get("config") or {}
+        causes = [
+            f"{name}={cfg.get(field)!r}"
+            for field, name in (
+                ("key_prefix", "key_prefix / CACHEKIT_KEY_PREFIX"),
+                ("tenant_id", "tenant_id / CACHEKIT_TENANT_ID"),
+            )
+            if cfg.get(field)
+        ]
+        raise ConfigurationError(
+            f"interop mode stores under exactly the protocol's key {want}<hash>, but this client's settings "
+            + f"({', '.join(causes) or 'a key prefix'}) would make it {key.rsplit(':', 1)[0]}:<hash>, which no other "
+            + "SDK reads. Unset them for this function (config=CachekitConfig(key_prefix='', tenant_id=None)) or "
+            + "use the envelope format; for an encrypted interop tenant pass tenant_id=/deployment_uuid= to @cache"
+        )
+
+
 def _skip_first(func: Callable[..., Any]) -> bool:
     params = list(inspect.signature(func).parameters)
     return bool(params) and params[0] in ("self", "cls")
@@ -572,17 +779,34 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
     if s.verbose:
         _core.verbose_namespaces.add(s.namespace)
         _core.install_log_callback(10)
-    binder = ArgBinder(func, _skip_first(func))
+    binder = ArgBinder(func, _skip_first(func), interop=s.interop)
     key_fn = s.key_fn
+    fname = getattr(func, "__qualname__", "function")
     if key_fn is not None:
         kf = key_fn
 
         def encode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-            return pack_args([kf(*args, **kwargs)])
+            # Fail-open, as the reference SDK: a key function that raises or
+            # does not return a str leaves this call uncached, with a warning.
+            try:
+                k = kf(*args, **kwargs)
+            except Exception as e:
+                log.warning("cachekit: key= function of %s raised %r; the call runs uncached", fname, e)
+                raise _Uncached(f"cachekit: the key= function of {fname} raised {e!r}") from e
+            if not isinstance(k, str):
+                log.warning(
+                    "cachekit: key= function of %s returned %s, not a str; the call runs uncached",
+                    fname,
+                    type(k).__name__,
+                )
+                raise _Uncached(f"cachekit: the key= function of {fname} returned {type(k).__name__}, not a str")
+            return pack_args([k])
     else:
         encode = binder.encode
 
     op = s.operation.encode()
+    _check_names(ns, s, op, key_fn is not None)
+    l2 = ns.health().get("backend") != "none"
     handle = ns.handle
     serializer = s.serializer
     ser = serializer.serialize
@@ -592,20 +816,39 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
     abort = lib.ck_lease_abort
     string_at = ctypes.string_at
     tls = threading.local()
-    fname = getattr(func, "__qualname__", "function")
+    interop = s.interop
+    # Calls answered with a value (L1, L2, or another caller's fill) and calls
+    # that ran the function: counted per call here, so hits + misses = calls.
+    hits_c = itertools.count()
+    misses_c = itertools.count()
+    hit = hits_c.__next__
+    miss = misses_c.__next__
 
     def store(lease: int, result: Any, complete_fn: Any, *extra: Any) -> None:
         try:
             value = ser(result)
         except Exception as e:
             abort(lease)
+            if interop:  # the protocol: a value outside the interop model fails loud
+                raise InteropError(
+                    f"cachekit: the result of {fname} ({type(result).__name__}) is not an interop value "
+                    + f"(None, bool, int, float, str, bytes, list, tuple, dict with str keys, datetime/date/time): {e}"
+                ) from e
             log.warning("cachekit: result of %s not cached: cannot serialize it with %s: %s", fname, serializer.name, e)
             return
         status = complete_fn(lease, value, len(value), 0, *extra)
         if status != CK_OK:
             if status == _ffi.CK_BACKEND:
                 _core.raise_status(status, f"storing the result of {fname}")
+            if interop and status in _INTEROP_REFUSALS:
+                raise InteropError(f"cachekit: the result of {fname} is not an interop value: {_ffi.last_error()}")
             log.warning("cachekit: result of %s not cached: %s", fname, _ffi.last_error())
+
+    def lookup_failed(status: int) -> None:
+        if interop and status in _INTEROP_REFUSALS:
+            why = _ffi.last_error()
+            raise InteropError(f"cachekit: an argument of {fname} is outside the interop data model: {why}")
+        _core.raise_status(status, f"looking up {fname}")
 
     def undecodable(e: Exception, a: bytes) -> None:
         # The core counts, logs and deletes it in the background (never
@@ -630,7 +873,12 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         peek = lib.ck_peek_borrowed
 
         async def acall(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
-            a = encode(args, kwargs)
+            if kwargs and "_bypass_cache" in kwargs and kwargs.pop("_bypass_cache"):
+                return await func(*args, **kwargs), False
+            try:
+                a = encode(args, kwargs)
+            except _Uncached:
+                return await func(*args, **kwargs), False
             # An L1 hit in one foreign call on the loop thread (no I/O).
             try:
                 o = tls.o
@@ -640,10 +888,13 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 n = o.n.value
                 data = string_at(o.data, n) if n else b""
                 try:
-                    return deser(data), True
+                    value = deser(data)
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return await func(*args, **kwargs), False
+                hit()
+                return value, True
             buf = CkBuf()
             lease = ctypes.c_void_p()
             pending = ctypes.c_bool()
@@ -651,8 +902,10 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             status = fill_async(
                 handle, op, a, len(a), cb, token, ctypes.byref(buf), ctypes.byref(lease), ctypes.byref(pending)
             )
+            if status == _ffi.CK_CLOSED:  # called after the exit hook: no completion would come
+                return await func(*args, **kwargs), False
             if status != CK_OK:
-                _core.raise_status(status, f"looking up {fname}")
+                lookup_failed(status)
             if pending.value:
                 status, data, found, lease_p = await _wait_pending(token)
                 if status != CK_OK:
@@ -668,10 +921,14 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 lease_p = 0
             if not lease_p:
                 try:
-                    return deser(data), True
+                    value = deser(data)
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return await func(*args, **kwargs), False
+                hit()
+                return value, True
+            miss()
             try:
                 result = await func(*args, **kwargs)
             except BaseException:
@@ -715,30 +972,42 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
                 log.warning("cachekit: background refresh of %s not stored: %r", fname, e)
 
         def call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
-            a = encode(args, kwargs)
+            if kwargs and "_bypass_cache" in kwargs and kwargs.pop("_bypass_cache"):
+                return func(*args, **kwargs), False
+            try:
+                a = encode(args, kwargs)
+            except _Uncached:
+                return func(*args, **kwargs), False
             try:
                 o = tls.o
             except AttributeError:
                 o = tls.o = _Out()
             status = fill(handle, op, a, len(a), o.rd, o.rn, o.rl)
             if status:
-                _core.raise_status(status, f"looking up {fname}")
+                lookup_failed(status)
             lease = o.lease.value
             if lease and o.data.value:  # a value and a lease: return it, refresh in the background
                 data = string_at(o.data, o.n.value)
                 _submit_refresh(lambda: _bg_refresh(lease, args, kwargs))
                 try:
-                    return deser(data), True
+                    value = deser(data)
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return func(*args, **kwargs), False
+                hit()
+                return value, True
             if not lease:
                 n = o.n.value
                 try:
-                    return deser(string_at(o.data, n) if n else b""), True
+                    value = deser(string_at(o.data, n) if n else b"")
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return func(*args, **kwargs), False
+                hit()
+                return value, True
+            miss()
             try:
                 result = func(*args, **kwargs)
             except BaseException:
@@ -751,33 +1020,45 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         if tracer is None:
 
             def swrapper(*args: Any, **kwargs: Any) -> Any:
-                a = encode(args, kwargs)
+                if kwargs and "_bypass_cache" in kwargs and kwargs.pop("_bypass_cache"):
+                    return func(*args, **kwargs)
+                try:
+                    a = encode(args, kwargs)
+                except _Uncached:
+                    return func(*args, **kwargs)
                 try:
                     o = tls.o
                 except AttributeError:
                     o = tls.o = _Out()
                 status = fill(handle, op, a, len(a), o.rd, o.rn, o.rl)
                 if status:
-                    _core.raise_status(status, f"looking up {fname}")
+                    lookup_failed(status)
                 lease = o.lease.value
                 if lease:
                     if o.data.value:  # a value and a lease: return it, refresh in the background
                         return _refresh_now(lease, string_at(o.data, o.n.value), a, args, kwargs)
+                    miss()
                     return _miss(lease, args, kwargs)
                 n = o.n.value
                 try:
-                    return deser(string_at(o.data, n) if n else b"")
+                    value = deser(string_at(o.data, n) if n else b"")
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return func(*args, **kwargs)
+                hit()
+                return value
 
             def _refresh_now(lease: int, data: bytes, a: bytes, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 _submit_refresh(lambda: _background(lease, args, kwargs))
                 try:
-                    return deser(data)
+                    value = deser(data)
                 except Exception as e:
                     undecodable(e, a)
+                    miss()
                     return func(*args, **kwargs)
+                hit()
+                return value
 
             def _background(lease: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
                 try:
@@ -810,21 +1091,60 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         wrapper = functools.wraps(func)(swrapper)
 
     # ---- methods on the decorated function
+    is_async = inspect.iscoroutinefunction(func)
+    per_call = _interop_errors if interop else _same
+
     def get_health_status() -> dict[str, Any]:
         """Health of this function's namespace (circuit breaker, backpressure, timeouts, counters)."""
-        return ns.health()
+        return health_superset(ns.health())
 
-    def check_health() -> dict[str, Any]:
+    def check_health_now() -> dict[str, Any]:
         """Active check: ``get_health_status()`` plus a PING of Redis and pool figures."""
-        return ns.check_health()
+        return check_health_superset(ns.check_health())
 
-    def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
-        """Delete the entry of this call (same arguments as the function). Returns whether one existed."""
+    def whole_function(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """``invalidate_cache()`` without arguments on a function that needs some:
+        every entry of the function (as the reference SDK)."""
+        if len(args) > binder.skip or kwargs:
+            return False
+        try:
+            binder.sig.bind(*args)
+        except TypeError:
+            return True
+        return False
+
+    @per_call
+    def invalidate_cache(*args: Any, **kwargs: Any) -> bool | None:
+        """Delete the entry of this call (same arguments as the function). Returns whether one existed;
+        without arguments on a function that takes some, deletes every entry of it and returns None."""
+        if whole_function(args, kwargs):
+            ns.clear_operation(op)
+            return None
         return ns.delete(op, encode(args, kwargs))
 
-    async def ainvalidate_cache(*args: Any, **kwargs: Any) -> bool:
+    def outcome(args: tuple[Any, ...], kwargs: dict[str, Any]) -> InvalidationOutcome | None:
+        """The reference SDK's result of an invalidation: what happened in L2."""
+        try:
+            result = invalidate_cache(*args, **kwargs)
+        except BackendError as e:
+            log.error("cachekit: invalidation of %s failed in L2: %s", fname, e)
+            return InvalidationOutcome.FAILED
+        if result is None:
+            return None
+        return InvalidationOutcome.SUCCEEDED if l2 else InvalidationOutcome.NO_L2
+
+    async def ainvalidate_cache(*args: Any, **kwargs: Any) -> bool | None:
         """``invalidate_cache`` for event loops (runs the delete off the loop thread)."""
         return await asyncio.get_running_loop().run_in_executor(None, lambda: invalidate_cache(*args, **kwargs))
+
+    def ainvalidate_outcome(*args: Any, **kwargs: Any) -> Any:
+        """On an ``async def`` function: ``await f.invalidate_cache(...)`` gives an
+        ``InvalidationOutcome`` (the delete starts at once, awaited or not)."""
+        return _awaitable(lambda: outcome(args, kwargs))
+
+    def acheck_health() -> Any:
+        """On an ``async def`` function: ``await f.check_health()`` (the PING runs off the loop thread)."""
+        return _awaitable(check_health_now)
 
     def cache_clear() -> int:
         """Delete every entry of this function (L1 of every process and L2). Returns the L2 keys deleted."""
@@ -840,9 +1160,11 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
         st = h.get("stats") or {}
         l1_hits = int(l1.get("hits", 0))
         l2_hits = int(st.get("l2_hits", 0))
+        # Per call of this function (a caller that waited for another caller's
+        # fill is a hit): hits + misses = calls.
         return CacheInfo(
-            hits=l1_hits + l2_hits,
-            misses=int(st.get("fills", 0)),
+            hits=_count(hits_c),
+            misses=_count(misses_c),
             maxsize=int(l1.get("budget_bytes", 0)),
             currsize=int(l1.get("entries", 0)),
             l1_hits=l1_hits,
@@ -850,21 +1172,24 @@ def _wrap(func: Any, preset: str | None, kw: dict[str, Any]) -> Any:
             l2_errors=int(st.get("l2_errors", 0)),
         )
 
+    @per_call
     def cache_key(*args: Any, **kwargs: Any) -> str:
         """The full Redis key of this call."""
         return ns.make_key(op, encode(args, kwargs))
 
+    @per_call
     def cache_exists(*args: Any, **kwargs: Any) -> bool:
         return ns.exists(op, encode(args, kwargs))
 
+    @per_call
     def cache_ttl(*args: Any, **kwargs: Any) -> float | None:
         """Remaining lifetime of this call's entry in seconds (None: no entry; inf: no expiry)."""
         ms = ns.ttl_ms(op, encode(args, kwargs))
         return None if ms == -2 else float("inf") if ms == -1 else ms / 1000.0
 
     wrapper.get_health_status = get_health_status
-    wrapper.check_health = check_health
-    wrapper.invalidate_cache = invalidate_cache
+    wrapper.check_health = acheck_health if is_async else check_health_now
+    wrapper.invalidate_cache = ainvalidate_outcome if is_async else invalidate_cache
     wrapper.ainvalidate_cache = ainvalidate_cache
     wrapper.cache_clear = cache_clear
     wrapper.cache_clear_namespace = cache_clear_namespace

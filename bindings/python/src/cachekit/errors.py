@@ -26,3 +26,10 @@ class SerializationError(CachekitError, TypeError):
 
 class BackendError(CachekitError):
     """L2 failed and the namespace is fail-closed."""
+
+
+class InteropError(SerializationError, ValueError):
+    """An argument, a value or a name is outside the interop data model
+    (``@cache(interop=...)``). Raised, never swallowed: the protocol says
+    interop fails loud. A ``ValueError`` (as the reference SDK's) and, like
+    every argument error of this package, a ``TypeError``."""
