@@ -53,4 +53,6 @@ echo "== Examples: each runs L1-only (no Redis) and shows its hit"
   expect "(hit)" ci/demo.sh
 )
 echo "examples: 4 passed, 0 failed"
+echo "== Clean exit: each language's program exits 0 with nothing on stderr, 200 times under load"
+tests/exit/run.sh 200
 echo "== all tests passed"

@@ -7,6 +7,13 @@
  * ck_buf are owned by the library and released with ck_buf_free; after a
  * failure, ck_last_error() on the same thread says what went wrong. All
  * handles are thread-safe.
+ *
+ * Callbacks (completions, the log callback, a foreign backend's table) may
+ * be called from library threads and must not unwind into the library (no
+ * C++ exception, no longjmp, no thread exit). Exit: a host whose runtime
+ * ends or blocks threads that call into it while it exits (CPython ends
+ * them with pthread_exit) calls ck_shutdown from its exit hook, before it
+ * starts to; from then on no callback is called.
  */
 
 #ifndef CACHEKIT_H
@@ -15,9 +22,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-// What a callback returns for a failure excluded from the circuit breaker.
-#define EXCLUDED_FAILURE -3
 
 // Version of this ABI. Wrappers compare it with the version they were
 // written for and refuse to load on a mismatch.
@@ -49,6 +53,9 @@ typedef enum ck_status {
   CK_LEASE = 7,
   // A bug in cachekit was caught at the boundary; the message has details.
   CK_PANIC = 8,
+  // The host has shut the library down (`ck_shutdown`): a call that would
+  // need a completion callback is refused.
+  CK_CLOSED = 9,
 } ck_status;
 
 // One namespace of a client with its options: what a cached function or a
@@ -120,6 +127,11 @@ typedef void (*ck_completion)(void *user_data,
 extern "C" {
 #endif // __cplusplus
 
+// The name of a status, as spelled in this header (`"CK_BACKEND"`), or
+// `"CK_UNKNOWN"` for a number that is not a status. The string is static:
+// never free it. Wrappers use it instead of tables of their own.
+const char *ck_status_name(uint32_t status);
+
 // The ABI version of this library (`CK_ABI_VERSION` of the header it was built with).
 uint32_t ck_abi_version(void);
 
@@ -166,6 +178,24 @@ void ck_client_free(struct ck_client *client);
 // `atexit` hook), or its last writes may be lost. `*out_pending` (may be
 // NULL) receives the number of writes still under way (0: all ended).
 enum ck_status ck_flush(const struct ck_client *client, uint64_t timeout_ms, uint64_t *out_pending);
+
+// Say that the host is shutting down, from its exit hook while its runtime
+// is still whole (Python: `atexit`). In order: waits at most `timeout_ms`
+// for the writes every client made behind its callers (`ck_flush` of all
+// clients), then stops calling into the host (no completion, log or
+// foreign-backend callback starts after this) and waits for the callbacks
+// already running on other threads, within the same `timeout_ms`.
+// `*out_pending` (may be NULL) receives the writes and callbacks still
+// under way at the deadline (0: the host may finalize).
+//
+// The rule this serves: a host that ends threads which call into it while
+// it exits (CPython ends them with `pthread_exit`, whose forced unwind
+// aborts the process when it meets this library's frames) must call
+// `ck_shutdown` before it starts to. Blocking calls keep working after it
+// (L1 and Redis, without callbacks); an asynchronous call that would
+// answer through its callback later returns `CK_CLOSED` instead, and the
+// callbacks of asynchronous writes are not called. Idempotent.
+enum ck_status ck_shutdown(uint64_t timeout_ms, uint64_t *out_pending);
 
 // Open a namespace. `options_json` (may be NULL) is a JSON object of
 // per-namespace options (README, "Per-namespace options"): `ttl`,

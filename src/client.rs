@@ -11,11 +11,12 @@ use crate::fork::{self, ForkLocal};
 use crate::key;
 use crate::l1::{Bytes, L1Namespace};
 use crate::metrics;
+use crate::weak_list::WeakList;
 use crate::observe::{self, Event, Level, NsStats};
 use crate::reliability::{BackpressureConfig, BreakerConfig, OpKind, Refusal, Reliability, TimeoutConfig};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -430,64 +431,15 @@ impl ProcessState {
     }
 }
 
-/// Lock-free, append-only list of the caches of a client, for metrics. No
-/// lock means nothing can be left held across a fork.
-struct CacheList {
-    head: AtomicPtr<CacheNode>,
-}
-
-struct CacheNode {
-    cache: Weak<CacheInner>,
-    next: *mut CacheNode,
-}
-
-impl CacheList {
-    fn push(&self, cache: Weak<CacheInner>) {
-        let node = Box::into_raw(Box::new(CacheNode { cache, next: std::ptr::null_mut() }));
-        let mut head = self.head.load(Ordering::Acquire);
-        loop {
-            // SAFETY: node is ours until published.
-            unsafe { (*node).next = head };
-            match self.head.compare_exchange(head, node, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return,
-                Err(h) => head = h,
-            }
-        }
-    }
-
-    fn live(&self) -> Vec<Arc<CacheInner>> {
-        let mut out = Vec::new();
-        let mut p = self.head.load(Ordering::Acquire);
-        // SAFETY: nodes are freed only in Drop (exclusive access).
-        while let Some(n) = unsafe { p.as_ref() } {
-            if let Some(c) = n.cache.upgrade() {
-                out.push(c);
-            }
-            p = n.next;
-        }
-        out
-    }
-}
-
-impl Drop for CacheList {
-    fn drop(&mut self) {
-        let mut p = *self.head.get_mut();
-        while !p.is_null() {
-            let n = unsafe { Box::from_raw(p) };
-            p = n.next;
-        }
-    }
-}
-
-unsafe impl Send for CacheList {}
-unsafe impl Sync for CacheList {}
+/// Every client of the process, for [`Client::flush_all`].
+static CLIENTS: WeakList<ClientInner> = WeakList::new();
 
 pub(crate) struct ClientInner {
     config: Config,
     /// A backend of the host language, used instead of Redis.
     foreign: Option<ForeignBackend>,
     state: ForkLocal<ProcessState>,
-    caches: CacheList,
+    caches: WeakList<CacheInner>,
     durations: Option<prometheus::HistogramVec>,
 }
 
@@ -518,15 +470,28 @@ impl Client {
             })?;
         }
         let durations = config.enable_prometheus_metrics.then(metrics::new_duration_histogram);
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(ClientInner {
                 config,
                 foreign,
                 state: ForkLocal::default(),
-                caches: CacheList { head: AtomicPtr::new(std::ptr::null_mut()) },
+                caches: WeakList::new(),
                 durations,
             }),
-        })
+        };
+        CLIENTS.push(Arc::downgrade(&client.inner));
+        Ok(client)
+    }
+
+    /// [`Client::flush`] of every client of the process that is still
+    /// referenced, within one `timeout`. Returns the writes still under way.
+    pub fn flush_all(timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        CLIENTS
+            .live()
+            .into_iter()
+            .map(|inner| Client { inner }.flush(deadline.saturating_duration_since(Instant::now())))
+            .sum()
     }
 
     pub(crate) fn downgrade(&self) -> Weak<ClientInner> {

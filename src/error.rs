@@ -27,9 +27,28 @@ pub enum Error {
     Lease(String),
     /// A panic was caught at the C ABI boundary (a bug in cachekit).
     Panic(String),
+    /// The host has shut the library down (`ck_shutdown`): the call would
+    /// need a callback that will never be called.
+    Closed(String),
 }
 
 impl Error {
+    /// The kind's name, as the C ABI's status without its `CK_` prefix
+    /// (`"BACKEND"` for `CK_BACKEND`): what wrappers put in their errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::InvalidKey(_) => "INVALID_KEY",
+            Error::Config(_) => "CONFIG",
+            Error::Encode(_) => "ENCODE",
+            Error::Encryption(_) => "ENCRYPTION",
+            Error::Backend(_) => "BACKEND",
+            Error::Lease(_) => "LEASE",
+            Error::Panic(_) => "PANIC",
+            Error::Closed(_) => "CLOSED",
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Error::InvalidArgument(m)
@@ -39,7 +58,8 @@ impl Error {
             | Error::Encryption(m)
             | Error::Backend(m)
             | Error::Lease(m)
-            | Error::Panic(m) => m,
+            | Error::Panic(m)
+            | Error::Closed(m) => m,
         }
     }
 }
@@ -55,6 +75,7 @@ impl fmt::Display for Error {
             Error::Backend(_) => "backend",
             Error::Lease(_) => "fill lease",
             Error::Panic(_) => "internal panic",
+            Error::Closed(_) => "shut down",
         };
         write!(f, "{kind}: {}", self.message())
     }

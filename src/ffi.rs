@@ -57,6 +57,51 @@ pub enum ck_status {
     CK_LEASE = 7,
     /// A bug in cachekit was caught at the boundary; the message has details.
     CK_PANIC = 8,
+    /// The host has shut the library down (`ck_shutdown`): a call that would
+    /// need a completion callback is refused.
+    CK_CLOSED = 9,
+}
+
+impl ck_status {
+    fn name(self) -> &'static CStr {
+        match self {
+            ck_status::CK_OK => c"CK_OK",
+            ck_status::CK_INVALID_ARGUMENT => c"CK_INVALID_ARGUMENT",
+            ck_status::CK_INVALID_KEY => c"CK_INVALID_KEY",
+            ck_status::CK_CONFIG => c"CK_CONFIG",
+            ck_status::CK_ENCODE => c"CK_ENCODE",
+            ck_status::CK_ENCRYPTION => c"CK_ENCRYPTION",
+            ck_status::CK_BACKEND => c"CK_BACKEND",
+            ck_status::CK_LEASE => c"CK_LEASE",
+            ck_status::CK_PANIC => c"CK_PANIC",
+            ck_status::CK_CLOSED => c"CK_CLOSED",
+        }
+    }
+
+    const ALL: [ck_status; 10] = [
+        ck_status::CK_OK,
+        ck_status::CK_INVALID_ARGUMENT,
+        ck_status::CK_INVALID_KEY,
+        ck_status::CK_CONFIG,
+        ck_status::CK_ENCODE,
+        ck_status::CK_ENCRYPTION,
+        ck_status::CK_BACKEND,
+        ck_status::CK_LEASE,
+        ck_status::CK_PANIC,
+        ck_status::CK_CLOSED,
+    ];
+}
+
+/// The name of a status, as spelled in this header (`"CK_BACKEND"`), or
+/// `"CK_UNKNOWN"` for a number that is not a status. The string is static:
+/// never free it. Wrappers use it instead of tables of their own.
+#[no_mangle]
+pub extern "C" fn ck_status_name(status: u32) -> *const c_char {
+    ck_status::ALL
+        .iter()
+        .find(|s| **s as u32 == status)
+        .map_or(c"CK_UNKNOWN", |s| s.name())
+        .as_ptr()
 }
 
 /// A byte buffer owned by the library. Read `data[0..len]`, then release it
@@ -103,6 +148,7 @@ fn status_of(e: &Error) -> ck_status {
         Error::Backend(_) => ck_status::CK_BACKEND,
         Error::Lease(_) => ck_status::CK_LEASE,
         Error::Panic(_) => ck_status::CK_PANIC,
+        Error::Closed(_) => ck_status::CK_CLOSED,
     }
 }
 
@@ -317,6 +363,35 @@ pub unsafe extern "C" fn ck_flush(client: *const ck_client, timeout_ms: u64, out
         let n = client.client.flush(std::time::Duration::from_millis(timeout_ms));
         if let Some(o) = out_pending.as_mut() {
             *o = n as u64;
+        }
+        Ok(())
+    })
+}
+
+/// Say that the host is shutting down, from its exit hook while its runtime
+/// is still whole (Python: `atexit`). In order: waits at most `timeout_ms`
+/// for the writes every client made behind its callers (`ck_flush` of all
+/// clients), then stops calling into the host (no completion, log or
+/// foreign-backend callback starts after this) and waits for the callbacks
+/// already running on other threads, within the same `timeout_ms`.
+/// `*out_pending` (may be NULL) receives the writes and callbacks still
+/// under way at the deadline (0: the host may finalize).
+///
+/// The rule this serves: a host that ends threads which call into it while
+/// it exits (CPython ends them with `pthread_exit`, whose forced unwind
+/// aborts the process when it meets this library's frames) must call
+/// `ck_shutdown` before it starts to. Blocking calls keep working after it
+/// (L1 and Redis, without callbacks); an asynchronous call that would
+/// answer through its callback later returns `CK_CLOSED` instead, and the
+/// callbacks of asynchronous writes are not called. Idempotent.
+#[no_mangle]
+pub unsafe extern "C" fn ck_shutdown(timeout_ms: u64, out_pending: *mut u64) -> ck_status {
+    guard(|| {
+        let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms);
+        let writes = Client::flush_all(Duration::from_millis(timeout_ms));
+        let calls = crate::host::shutdown(deadline.saturating_duration_since(std::time::Instant::now()));
+        if let Some(o) = out_pending.as_mut() {
+            *o = (writes + calls) as u64;
         }
         Ok(())
     })
@@ -715,12 +790,33 @@ impl Completion {
         cb.map(|cb| Completion { cb, user_data }).ok_or_else(|| null("callback"))
     }
 
+    /// Deliver the result, unless the host is shutting down (`ck_shutdown`):
+    /// then the result is dropped (a lease in it is abandoned) and the host is
+    /// not called.
     fn call(self, r: Result<(Option<Vec<u8>>, bool, *mut ck_lease), Error>) {
+        let Some(_call) = crate::host::enter() else {
+            if let Ok((_, _, lease)) = r {
+                if !lease.is_null() {
+                    // SAFETY: made by Box::into_raw for this completion only.
+                    drop(unsafe { Box::from_raw(lease) });
+                }
+            }
+            return;
+        };
         let _ = catch_unwind(AssertUnwindSafe(|| match r {
             Ok((v, found, lease)) => (self.cb)(self.user_data, ck_status::CK_OK, to_buf(v.unwrap_or_default()), found, lease),
             Err(e) => (self.cb)(self.user_data, status_of(&e), to_buf(e.to_string().into_bytes()), false, std::ptr::null_mut()),
         }));
     }
+}
+
+/// A call that would answer through its callback later is refused once the
+/// host is shutting down (the callback would never be called).
+fn refuse_after_shutdown() -> Result<(), Error> {
+    if crate::host::is_shut_down() {
+        return Err(Error::Closed("ck_shutdown was called: no completion callback will be called any more".into()));
+    }
+    Ok(())
 }
 
 fn set_pending(p: *mut bool, v: bool) {
@@ -762,6 +858,7 @@ pub unsafe extern "C" fn ck_get_async(
             set_pending(out_pending, false);
             return Ok(());
         }
+        refuse_after_shutdown()?;
         set_pending(out_pending, true);
         let c = cache.clone();
         cache.client().spawn(async move {
@@ -810,6 +907,7 @@ pub unsafe extern "C" fn ck_fill_begin_async(
             set_pending(out_pending, false);
             return Ok(());
         }
+        refuse_after_shutdown()?;
         set_pending(out_pending, true);
         let c = cache.clone();
         cache.client().spawn(async move {

@@ -18,6 +18,7 @@ static REGISTER: Once = Once::new();
 
 extern "C" fn on_fork_child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
+    crate::host::after_fork();
 }
 
 /// Install the fork handler (idempotent). Called when the first client is made.

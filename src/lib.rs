@@ -14,6 +14,7 @@ pub mod error;
 pub mod ffi;
 pub mod fill;
 pub mod fork;
+mod host;
 pub mod invalidate;
 pub mod key;
 pub mod keymemo;
@@ -21,6 +22,7 @@ pub mod l1;
 pub mod metrics;
 pub mod observe;
 pub mod reliability;
+mod weak_list;
 
 pub use client::{Cache, CacheOptions, Client, Format};
 pub use fill::{Fill, Lease};

@@ -218,7 +218,8 @@ pub fn emit(e: Event<'_>) {
     // SAFETY: loggers are never freed (see LOGGER).
     match unsafe { logger.as_ref() } {
         Some(l) => {
-            if let Ok(c) = CString::new(json) {
+            // Dropped once the host is shutting down (see `host`).
+            if let (Ok(c), Some(_call)) = (CString::new(json), crate::host::enter()) {
                 (l.cb)(l.user_data, e.level as u8, c.as_ptr());
             }
         }

@@ -52,7 +52,8 @@ unsafe impl Sync for Table {}
 
 impl Drop for Table {
     fn drop(&mut self) {
-        if let Some(r) = self.0.release {
+        // Not once the host is shutting down: its runtime may be gone.
+        if let (Some(r), Some(_call)) = (self.0.release, crate::host::enter()) {
             r(self.0.user_data);
         }
     }
@@ -64,7 +65,7 @@ pub struct ForeignBackend {
 }
 
 /// What a callback returns for a failure excluded from the circuit breaker.
-pub const EXCLUDED_FAILURE: i32 = -3;
+pub(crate) const EXCLUDED_FAILURE: i32 = -3;
 
 fn failed(op: &str, code: i32) -> L2Error {
     let class = if code == EXCLUDED_FAILURE { ErrorClass::Excluded } else { ErrorClass::Transient };
@@ -86,7 +87,12 @@ impl ForeignBackend {
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&ck_backend_vtable) -> L2Result<T> + Send + 'static) -> L2Result<T> {
         let t = self.table.clone();
-        match tokio::task::spawn_blocking(move || f(&t.0)).await {
+        let call = move || match crate::host::enter() {
+            Some(_call) => f(&t.0),
+            // The host is shutting down: a failure that moves no breaker.
+            None => Err(L2Error { class: ErrorClass::Excluded, message: "foreign backend not called: the host is shutting down".into() }),
+        };
+        match tokio::task::spawn_blocking(call).await {
             Ok(r) => r,
             Err(e) => Err(L2Error { class: ErrorClass::Transient, message: format!("foreign backend callback panicked: {e}") }),
         }

@@ -31,22 +31,8 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- errors
 
-fn code_of(e: &cachekit::Error) -> &'static str {
-    use cachekit::Error as E;
-    match e {
-        E::InvalidArgument(_) => "INVALID_ARGUMENT",
-        E::InvalidKey(_) => "INVALID_KEY",
-        E::Config(_) => "CONFIG",
-        E::Encode(_) => "ENCODE",
-        E::Encryption(_) => "ENCRYPTION",
-        E::Backend(_) => "BACKEND",
-        E::Lease(_) => "LEASE",
-        E::Panic(_) => "PANIC",
-    }
-}
-
 fn js_err(e: cachekit::Error) -> Error {
-    Error::new(Status::GenericFailure, format!("[{}] {e}", code_of(&e)))
+    Error::new(Status::GenericFailure, format!("[{}] {e}", e.code()))
 }
 
 fn coded(code: &str, msg: impl std::fmt::Display) -> Error {

@@ -24,7 +24,7 @@ log = logging.getLogger("cachekit")
 
 def raise_status(status: int, what: str) -> None:
     msg = f"cachekit: {what}: {_ffi.last_error()}"
-    name = _ffi.STATUS_NAMES.get(status, str(status))
+    name = _ffi.status_name(status)
     if status in (_ffi.CK_INVALID_KEY, _ffi.CK_CONFIG, _ffi.CK_INVALID_ARGUMENT):
         raise ConfigurationError(msg, name)
     if status == _ffi.CK_ENCRYPTION:
@@ -171,12 +171,28 @@ def get_client(config_json: str | None = None) -> Client:
 
 
 def flush_all(timeout: float = 5.0) -> int:
-    """Wait for every client's writes made behind callers (run at exit: a
-    miss returns before its Redis write lands)."""
+    """Wait for every client's writes made behind callers (a miss returns
+    before its Redis write lands); returns how many are still under way."""
     return sum(c.flush(timeout) for c in list(_clients.values()))
 
 
-atexit.register(flush_all)
+def shutdown(timeout: float = 5.0) -> int:
+    """The exit hook: let every writes behind callers land, then stop the
+    core's calls into Python, waiting for those under way (``ck_shutdown``).
+
+    Run by ``atexit`` while the interpreter is still whole: once CPython
+    finalizes, a core thread that takes the GIL (an async completion, a log
+    event) is ended with ``pthread_exit``, whose unwind through the core
+    aborts the process. After it, blocking calls keep working; an ``async``
+    call that needs Redis runs the function uncached."""
+    pending = ctypes.c_uint64(0)
+    status = lib.ck_shutdown(int(timeout * 1000), ctypes.byref(pending))
+    if status != CK_OK:
+        raise_status(status, "ck_shutdown")
+    return pending.value
+
+
+atexit.register(shutdown)
 
 
 def metrics_text(config_json: str | None = None) -> str:

@@ -26,21 +26,10 @@ CK_ENCRYPTION = 5
 CK_BACKEND = 6
 CK_LEASE = 7
 CK_PANIC = 8
+CK_CLOSED = 9
 
 # A foreign backend callback's return for a failure that must not move the breaker.
 CK_BACKEND_EXCLUDED = -3
-
-STATUS_NAMES = {
-    CK_OK: "CK_OK",
-    CK_INVALID_ARGUMENT: "CK_INVALID_ARGUMENT",
-    CK_INVALID_KEY: "CK_INVALID_KEY",
-    CK_CONFIG: "CK_CONFIG",
-    CK_ENCODE: "CK_ENCODE",
-    CK_ENCRYPTION: "CK_ENCRYPTION",
-    CK_BACKEND: "CK_BACKEND",
-    CK_LEASE: "CK_LEASE",
-    CK_PANIC: "CK_PANIC",
-}
 
 
 class CkBuf(ctypes.Structure):
@@ -83,6 +72,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "ck_client_new": (_status, [_cp, ctypes.POINTER(ClientP)]),
     "ck_client_free": (None, [ClientP]),
     "ck_flush": (_status, [ClientP, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64)]),
+    "ck_shutdown": (_status, [ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64)]),
+    "ck_status_name": (_cp, [ctypes.c_uint32]),
     "ck_cache_new": (_status, [ClientP, _cp, _cp, ctypes.POINTER(CacheP)]),
     "ck_cache_free": (None, [CacheP]),
     "ck_make_key": (_status, [CacheP, _cp, U8P, _sz, BufP]),
@@ -171,6 +162,12 @@ def _load() -> ctypes.CDLL:
 
 
 lib: Any = _load()
+
+
+def status_name(status: int) -> str:
+    """The core's name of a status (``"CK_BACKEND"``)."""
+    name: bytes = lib.ck_status_name(status)
+    return name.decode()
 
 
 def last_error() -> str:
