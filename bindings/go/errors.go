@@ -72,6 +72,7 @@ const (
 	statusBackend         = 6
 	statusLease           = 7
 	statusPanic           = 8
+	statusClosed          = 9
 )
 
 func statusError(status int, op, msg string) error {
@@ -91,9 +92,11 @@ func statusError(status int, op, msg string) error {
 		kind = ErrBackend
 	case statusLease:
 		kind = ErrLease
+	case statusClosed:
+		kind = ErrClosed
 	default:
 		kind = ErrInternal
-		msg = fmt.Sprintf("status %d: %s", status, msg)
+		msg = fmt.Sprintf("%s: %s", statusName(status), msg)
 	}
 	return &Error{Kind: kind, Op: op, Message: msg}
 }

@@ -46,6 +46,9 @@ func coreABIVersion() uint32 { return uint32(C.ck_abi_version()) }
 
 func coreVersion() string { return C.GoString(C.ck_version()) }
 
+// statusName is the core's name of a ck_status ("CK_BACKEND").
+func statusName(status int) string { return C.GoString(C.ck_status_name(C.uint32_t(status))) }
+
 // lastError reads the failing call's message; the caller holds the thread.
 func lastError() string { return C.GoString(C.ck_last_error()) }
 

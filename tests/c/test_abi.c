@@ -44,20 +44,7 @@ static bool check_impl(bool ok, int line, const char *expr) {
 /* CHECK(cond): one check. */
 #define CHECK(cond) check_impl((cond) ? true : false, __LINE__, #cond)
 
-static const char *status_name(ck_status s) {
-    switch (s) {
-    case CK_OK: return "CK_OK";
-    case CK_INVALID_ARGUMENT: return "CK_INVALID_ARGUMENT";
-    case CK_INVALID_KEY: return "CK_INVALID_KEY";
-    case CK_CONFIG: return "CK_CONFIG";
-    case CK_ENCODE: return "CK_ENCODE";
-    case CK_ENCRYPTION: return "CK_ENCRYPTION";
-    case CK_BACKEND: return "CK_BACKEND";
-    case CK_LEASE: return "CK_LEASE";
-    case CK_PANIC: return "CK_PANIC";
-    }
-    return "<unknown status>";
-}
+static const char *status_name(ck_status s) { return ck_status_name((uint32_t)s); }
 
 /* One check: the call returned `want`; on an error status, ck_last_error()
  * is also checked to be non-empty (a second check). */

@@ -31,18 +31,6 @@ final class Ffi
 
     public const SCOPE = 'cachekit';
 
-    public const STATUS_NAMES = [
-        0 => 'CK_OK',
-        1 => 'CK_INVALID_ARGUMENT',
-        2 => 'CK_INVALID_KEY',
-        3 => 'CK_CONFIG',
-        4 => 'CK_ENCODE',
-        5 => 'CK_ENCRYPTION',
-        6 => 'CK_BACKEND',
-        7 => 'CK_LEASE',
-        8 => 'CK_PANIC',
-    ];
-
     private static ?\FFI $ffi = null;
 
     public static function get(): \FFI
@@ -160,7 +148,7 @@ final class Ffi
     /** The exception for a failed call: the status names the class, the core's message says why. */
     public static function error(int $status, string $what): CachekitException
     {
-        $name = self::STATUS_NAMES[$status] ?? (string) $status;
+        $name = (string) self::get()->ck_status_name($status);
         $msg = "cachekit: {$what}: " . self::lastError();
         return match ($status) {
             1, 2, 3 => new ConfigurationException($msg, $name),
