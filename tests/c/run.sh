@@ -28,7 +28,8 @@ cflags=(-std=c99 -Wall -Wextra -Werror -g -O1 -pthread -I "$repo/include")
     "$lib/libcachekit.a" -lm -ldl -lpthread
 
 # The shared build must really use the shared library.
-if ! ldd "$out/test_abi_shared" | grep -q "$lib/libcachekit.so"; then
+# (grep without -q: an early exit of grep would fail ldd with SIGPIPE under pipefail)
+if ! ldd "$out/test_abi_shared" | grep -F "$lib/libcachekit.so" >/dev/null; then
     echo "test_abi_shared does not load $lib/libcachekit.so:" >&2
     ldd "$out/test_abi_shared" >&2
     exit 1

@@ -36,7 +36,10 @@ trap cleanup EXIT
 export CACHEKIT_REDIS_URL="$url" CACHEKIT_LIBRARY="$debug/libcachekit.so"
 export PYTHONPATH="$repo/bindings/python/src${PYTHONPATH:+:$PYTHONPATH}"
 export CGO_LDFLAGS="-L$debug${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
-unset REDIS_URL CACHEKIT_KEY_PREFIX CACHEKIT_TENANT_ID CACHEKIT_MASTER_KEY LOG_LEVEL
+unset REDIS_URL CACHEKIT_KEY_PREFIX CACHEKIT_TENANT_ID CACHEKIT_MASTER_KEY
+# The core's WARNING events are not exit problems: under the load this test
+# makes, an L2 call may miss its adaptive timeout (fail-open, logged).
+export LOG_LEVEL=ERROR
 py="${CACHEKIT_PYTHON:-$repo/build/venv-python/bin/python}"
 
 # name -> command line (the namespace and run number are appended).
