@@ -59,17 +59,25 @@ def _convenience(obj: Any) -> Any:
 _NONE: Any = object()
 
 
+def _timestamp(obj: _dt.datetime, naive: Exception) -> Any:
+    """An aware datetime as a MessagePack timestamp; a naive one raises ``naive``."""
+    if obj.tzinfo is None or obj.tzinfo.utcoffset(obj) is None:
+        raise naive
+    return msgpack.Timestamp.from_datetime(obj)
+
+
 def _default(obj: Any) -> Any:
     conv = _convenience(obj)
     if conv is not _NONE:
         return conv
     if isinstance(obj, _dt.datetime):
-        if obj.tzinfo is None or obj.tzinfo.utcoffset(obj) is None:
-            raise TypeError(
+        return _timestamp(
+            obj,
+            TypeError(
                 f"cachekit: naive datetime {obj!r} cannot be part of a cache key; "
                 + "give it a timezone (e.g. tzinfo=datetime.timezone.utc)"
-            )
-        return msgpack.Timestamp.from_datetime(obj)
+            ),
+        )
     if isinstance(obj, _dt.date):
         return obj.isoformat()
     if isinstance(obj, _dt.time):
@@ -91,12 +99,13 @@ def _default_interop(obj: Any) -> Any:
     if conv is not _NONE:
         return conv
     if isinstance(obj, _dt.datetime):
-        if obj.tzinfo is None or obj.tzinfo.utcoffset(obj) is None:
-            raise InteropError(
+        return _timestamp(
+            obj,
+            InteropError(
                 f"cachekit: naive datetime {obj!r} is not allowed in interop arguments (its instant is "
                 + "ambiguous); give it a timezone (e.g. tzinfo=datetime.timezone.utc)"
-            )
-        return msgpack.Timestamp.from_datetime(obj)
+            ),
+        )
     if isinstance(obj, (_dt.date, _dt.time)):
         raise InteropError(
             f"cachekit: a {type(obj).__name__} argument ({obj!r}) is not in the interop data model (the protocol "
