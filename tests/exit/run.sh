@@ -80,7 +80,7 @@ failed=0
 for name in $(printf '%s\n' "${!cmd[@]}" | sort); do
   bad=0
   first=""
-  start=$(date +%s.%N)
+  start=$SECONDS
   for i in $(seq 1 "$runs"); do
     ns="exit_${name//-/_}_$$"
     # shellcheck disable=SC2086
@@ -93,10 +93,10 @@ for name in $(printf '%s\n' "${!cmd[@]}" | sort); do
       fi
     fi
   done
-  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  secs=$((SECONDS - start))
   if [ $bad -eq 0 ]; then
     passed=$((passed + 1))
-    printf 'PASS %-13s %d runs under load, 0 abnormal exits (%.0f s)\n' "$name" "$runs" "$secs"
+    printf 'PASS %-13s %d runs under load, 0 abnormal exits (%d s)\n' "$name" "$runs" "$secs"
   else
     failed=$((failed + 1))
     printf 'FAIL %-13s %d runs under load, %d abnormal exits; first: %s\n' "$name" "$runs" "$bad" "$first"
