@@ -1,40 +1,26 @@
 """Smoke test: the cachekit C ABI is usable from an FFI (ctypes).
 
-Loads the shared library from $CACHEKIT_LIBRARY, else
-target/debug/libcachekit.so under the repository root (build it first with
-`cargo build`). Arguments and values are MessagePack, encoded with the
-`msgpack` package. Run: python3 -m pytest tests/python_smoke
+The ctypes declarations are the Python package's own
+(bindings/python/src/cachekit/_ffi.py: status codes, structures and every
+function's argtypes/restype), loaded here as a standalone module so that this
+test needs only ctypes and msgpack, not the package's dependencies. The
+library is $CACHEKIT_LIBRARY, else target/debug/libcachekit.so under the
+repository root (build it first with `cargo build`). Arguments and values are
+MessagePack, encoded with the `msgpack` package.
+Run: python3 -m pytest tests/python_smoke
 """
 
 import ctypes
+import importlib.util
 import os
 import pathlib
+import sys
 
 import msgpack
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-
-# ck_status values (include/cachekit.h)
-CK_OK = 0
-CK_INVALID_ARGUMENT = 1
-CK_INVALID_KEY = 2
-
-
-class CkBuf(ctypes.Structure):
-    _fields_ = [("data", ctypes.POINTER(ctypes.c_uint8)), ("len", ctypes.c_size_t)]
-
-
-class CkClient(ctypes.Structure):
-    pass
-
-
-class CkCache(ctypes.Structure):
-    pass
-
-
-class CkLease(ctypes.Structure):
-    pass
+FFI_SOURCE = REPO / "bindings" / "python" / "src" / "cachekit" / "_ffi.py"
 
 
 def _library_path():
@@ -49,125 +35,124 @@ def _library_path():
 
 
 @pytest.fixture(scope="module")
-def ck():
+def ffi():
+    """The package's `_ffi` module: loads the library and declares the ABI."""
     path = _library_path()
     if not path.exists():
         pytest.fail(f"{path} does not exist: run `cargo build` or set CACHEKIT_LIBRARY")
-    lib = ctypes.CDLL(str(path))
-
-    status = ctypes.c_int
-    u8p = ctypes.POINTER(ctypes.c_uint8)
-    client_p = ctypes.POINTER(CkClient)
-    cache_p = ctypes.POINTER(CkCache)
-    lease_p = ctypes.POINTER(CkLease)
-    sigs = {
-        "ck_abi_version": (ctypes.c_uint32, []),
-        "ck_version": (ctypes.c_char_p, []),
-        "ck_last_error": (ctypes.c_char_p, []),
-        "ck_buf_free": (None, [ctypes.POINTER(CkBuf)]),
-        "ck_client_new": (status, [ctypes.c_char_p, ctypes.POINTER(client_p)]),
-        "ck_client_free": (None, [client_p]),
-        "ck_cache_new": (status, [client_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(cache_p)]),
-        "ck_cache_free": (None, [cache_p]),
-        "ck_set": (status, [cache_p, ctypes.c_char_p, u8p, ctypes.c_size_t, u8p, ctypes.c_size_t, ctypes.c_int64]),
-        "ck_get": (status, [cache_p, ctypes.c_char_p, u8p, ctypes.c_size_t, ctypes.POINTER(CkBuf),
-                            ctypes.POINTER(ctypes.c_bool)]),
-        "ck_fill_begin": (status, [cache_p, ctypes.c_char_p, u8p, ctypes.c_size_t, ctypes.POINTER(CkBuf),
-                                   ctypes.POINTER(lease_p)]),
-        "ck_lease_complete": (status, [lease_p, u8p, ctypes.c_size_t, ctypes.c_int64]),
-    }
-    for name, (restype, argtypes) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
-    return lib
+    os.environ["CACHEKIT_LIBRARY"] = str(path)
+    spec = importlib.util.spec_from_file_location("cachekit_smoke_ffi", FFI_SOURCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _bytes_arg(data):
-    """(pointer, length) of a Python bytes object for a borrowed byte buffer."""
-    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
-    return ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8)), len(data), buf
+@pytest.fixture(scope="module")
+def ck(ffi):
+    return ffi.lib
 
 
-def _take(ck, buf):
-    """Copy a library buffer into bytes and free it."""
+def _take(ffi, buf):
+    """Copy a library buffer into bytes and free it; the buffer is emptied."""
     out = ctypes.string_at(buf.data, buf.len) if buf.len else b""
-    ck.ck_buf_free(ctypes.byref(buf))
+    ffi.lib.ck_buf_free(ctypes.byref(buf))
     assert not buf.data and buf.len == 0
     return out
 
 
-def _get(ck, cache, op, args):
-    a_p, a_n, _keep = _bytes_arg(msgpack.packb(args))
-    out, found = CkBuf(), ctypes.c_bool(True)
-    assert ck.ck_get(cache, op, a_p, a_n, ctypes.byref(out), ctypes.byref(found)) == CK_OK, ck.ck_last_error()
-    value = _take(ck, out)
+def _get(ffi, cache, op, args):
+    a = msgpack.packb(args)
+    out, found = ffi.CkBuf(), ctypes.c_bool(True)
+    status = ffi.lib.ck_get(cache, op, a, len(a), ctypes.byref(out), ctypes.byref(found))
+    assert status == ffi.CK_OK, ffi.last_error()
+    value = _take(ffi, out)
     return msgpack.unpackb(value) if found.value else None, found.value
 
 
-def _set(ck, cache, op, args, value, ttl_ms=0):
-    a_p, a_n, _ka = _bytes_arg(msgpack.packb(args))
-    v_p, v_n, _kv = _bytes_arg(msgpack.packb(value))
-    return ck.ck_set(cache, op, a_p, a_n, v_p, v_n, ttl_ms)
+def _set(ffi, cache, op, args, value, ttl_ms=0):
+    a = msgpack.packb(args)
+    v = msgpack.packb(value)
+    return ffi.lib.ck_set(cache, op, a, len(a), v, len(v), ttl_ms)
+
+
+def _fill_begin(ffi, cache, op, a):
+    out, lease = ffi.CkBuf(), ctypes.c_void_p()
+    status = ffi.lib.ck_fill_begin(cache, op, a, len(a), ctypes.byref(out), ctypes.byref(lease))
+    assert status == ffi.CK_OK, ffi.last_error()
+    return _take(ffi, out), lease.value
 
 
 @pytest.fixture
-def client(ck):
-    c = ctypes.POINTER(CkClient)()
+def client(ffi):
+    c = ffi.ClientP()
     # Explicit settings: L1-only, whatever the environment says.
-    assert ck.ck_client_new(b'{"redis_url": null, "key_prefix": null, "tenant_id": null}', ctypes.byref(c)) == CK_OK
+    settings = b'{"redis_url": null, "key_prefix": null, "tenant_id": null}'
+    assert ffi.lib.ck_client_new(settings, ctypes.byref(c)) == ffi.CK_OK
     assert c
     yield c
-    ck.ck_client_free(c)
+    ffi.lib.ck_client_free(c)
 
 
 @pytest.fixture
-def cache(ck, client):
-    c = ctypes.POINTER(CkCache)()
+def cache(ffi, client):
+    c = ffi.CacheP()
     ns = f"pysmoke-{os.getpid()}".encode()
-    assert ck.ck_cache_new(client, ns, b'{"ttl": 60}', ctypes.byref(c)) == CK_OK, ck.ck_last_error()
+    assert ffi.lib.ck_cache_new(client, ns, b'{"ttl": 60}', ctypes.byref(c)) == ffi.CK_OK, ffi.last_error()
     yield c
-    ck.ck_cache_free(c)
+    ffi.lib.ck_cache_free(c)
 
 
-def test_versions(ck):
-    assert ck.ck_abi_version() == 1
+def test_the_abi_version_is_the_one_the_declarations_are_for(ffi):
+    assert ffi.lib.ck_abi_version() == ffi.ABI_VERSION == 1
+
+
+def test_the_core_reports_a_dotted_version(ck):
     assert ck.ck_version().decode().count(".") >= 1
 
 
-def test_set_get_roundtrip_and_miss(ck, cache):
+def test_a_value_set_is_read_back(ffi, cache):
     value = {"name": "Ada", "tags": ["x", "y"], "n": 3, "ok": True, "none": None}
-    assert _set(ck, cache, b"get_user", [42], value) == CK_OK
-    got, found = _get(ck, cache, b"get_user", [42])
-    assert found and got == value
-    got, found = _get(ck, cache, b"get_user", [43])
-    assert not found and got is None
+    assert _set(ffi, cache, b"get_user", [42], value) == ffi.CK_OK
+    assert _get(ffi, cache, b"get_user", [42]) == (value, True)
 
 
-def test_fill_lease_cycle(ck, cache):
-    a_p, a_n, _keep = _bytes_arg(msgpack.packb(["report", 7]))
-    out, lease = CkBuf(), ctypes.POINTER(CkLease)()
-    assert ck.ck_fill_begin(cache, b"compute", a_p, a_n, ctypes.byref(out), ctypes.byref(lease)) == CK_OK
+def test_a_key_never_set_is_a_miss(ffi, cache):
+    assert _set(ffi, cache, b"get_user", [42], {"n": 1}) == ffi.CK_OK
+    assert _get(ffi, cache, b"get_user", [43]) == (None, False)
+
+
+def test_a_cold_key_gives_a_fill_lease_and_no_value(ffi, cache):
+    a = msgpack.packb(["report", 7])
+    value, lease = _fill_begin(ffi, cache, b"compute", a)
     assert lease, "a cold key gives a lease"
-    assert _take(ck, out) == b""
+    assert value == b""
+    ffi.lib.ck_lease_abort(lease)
 
-    v_p, v_n, _kv = _bytes_arg(msgpack.packb({"total": 99}))
-    assert ck.ck_lease_complete(lease, v_p, v_n, 0) == CK_OK
 
-    out, lease = CkBuf(), ctypes.POINTER(CkLease)()
-    assert ck.ck_fill_begin(cache, b"compute", a_p, a_n, ctypes.byref(out), ctypes.byref(lease)) == CK_OK
+def test_a_completed_lease_makes_the_key_warm(ffi, cache):
+    a = msgpack.packb(["report", 7])
+    _, lease = _fill_begin(ffi, cache, b"compute", a)
+    v = msgpack.packb({"total": 99})
+    assert ffi.lib.ck_lease_complete(lease, v, len(v), 0) == ffi.CK_OK
+    value, lease = _fill_begin(ffi, cache, b"compute", a)
     assert not lease, "a warm key gives the value and no lease"
-    assert msgpack.unpackb(_take(ck, out)) == {"total": 99}
+    assert msgpack.unpackb(value) == {"total": 99}
 
 
-def test_invalid_namespace(ck, client):
-    c = ctypes.POINTER(CkCache)()
-    assert ck.ck_cache_new(client, b"bad ns!", None, ctypes.byref(c)) == CK_INVALID_KEY
+def test_an_invalid_namespace_is_refused_and_named(ffi, client):
+    c = ffi.CacheP()
+    assert ffi.lib.ck_cache_new(client, b"bad ns!", None, ctypes.byref(c)) == ffi.CK_INVALID_KEY
     assert not c, "out-param untouched on failure"
-    msg = ck.ck_last_error().decode()
+    msg = ffi.last_error()
     assert "bad ns!" in msg and "namespace" in msg
 
 
-def test_null_out_pointer(ck):
-    assert ck.ck_client_new(None, None) == CK_INVALID_ARGUMENT
-    assert "out_client" in ck.ck_last_error().decode()
+def test_a_null_out_pointer_is_an_invalid_argument_that_names_it(ffi):
+    assert ffi.lib.ck_client_new(None, None) == ffi.CK_INVALID_ARGUMENT
+    assert "out_client" in ffi.last_error()
+
+
+def test_status_names_come_from_the_core(ffi):
+    assert ffi.status_name(ffi.CK_INVALID_KEY) == "CK_INVALID_KEY"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from cachekit import cache, decorator
+from cachekit import cache
+from cachekit.decorator import _async
 
 
 def test_async_hit_miss_and_l2(redis_url: str, ns: str) -> None:
@@ -50,13 +51,13 @@ def test_async_l1_hit_never_waits(redis_url: str, ns: str, monkeypatch: pytest.M
         await f(1)
         await asyncio.sleep(0.2)
         waits: list[int] = []
-        original = decorator._wait_pending  # pyright: ignore[reportPrivateUsage]
+        original = _async._wait_pending  # pyright: ignore[reportPrivateUsage]
 
         async def spy(token: int) -> Any:
             waits.append(token)
             return await original(token)
 
-        monkeypatch.setattr(decorator, "_wait_pending", spy)
+        monkeypatch.setattr(_async, "_wait_pending", spy)
         for _ in range(100):
             assert await f(1) == 1
         assert waits == []

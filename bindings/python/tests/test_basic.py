@@ -76,24 +76,61 @@ def test_kwargs_and_defaults_bind_to_one_key(redis_url: str, ns: str) -> None:
     assert f.cache_key(1, 2.0) == f.cache_key(1, 2)
 
 
-def test_argument_types(redis_url: str, ns: str) -> None:
-    @cache(namespace=ns)
+def repr_of() -> Any:
+    @cache(namespace=f"args{uuid.uuid4().hex[:8]}")
     def f(v: Any) -> str:
         return repr(v)
 
+    return f
+
+
+def test_an_aware_datetime_argument_is_a_key(redis_url: str) -> None:
+    f = repr_of()
     aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     assert f(aware) == repr(aware)
+
+
+def test_a_set_is_keyed_whatever_the_order_of_its_elements(redis_url: str) -> None:
+    f = repr_of()
     assert f.cache_key({1, 2, 3}) == f.cache_key({3, 2, 1})
+
+
+def test_a_frozenset_and_a_set_of_the_same_elements_share_a_key(redis_url: str) -> None:
+    f = repr_of()
     assert f.cache_key(frozenset({"a"})) == f.cache_key({"a"})
+
+
+def test_a_uuid_argument_is_a_key(redis_url: str) -> None:
+    f = repr_of()
     u = uuid.UUID("12345678-1234-5678-1234-567812345678")
     assert f(u) == repr(u)
+
+
+def test_a_date_argument_is_a_key(redis_url: str) -> None:
+    f = repr_of()
     assert f(dt.date(2024, 1, 2)) == repr(dt.date(2024, 1, 2))
+
+
+def test_a_tuple_argument_reaches_the_function_as_a_tuple(redis_url: str) -> None:
+    f = repr_of()
     assert f((1, 2)) == "(1, 2)"
+
+
+def test_a_tuple_and_a_list_of_the_same_values_share_a_key(redis_url: str) -> None:
+    f = repr_of()
     assert f.cache_key((1, 2)) == f.cache_key([1, 2])
+
+
+def test_a_naive_datetime_argument_is_refused(redis_url: str) -> None:
+    f = repr_of()
     with pytest.raises(TypeError, match="naive datetime"):
-        f(dt.datetime(2024, 1, 2))
+        f.cache_key(dt.datetime(2024, 1, 2))
+
+
+def test_an_argument_without_a_key_form_is_refused_by_the_key_helpers(redis_url: str) -> None:
+    f = repr_of()
     with pytest.raises(TypeError, match="cannot be part of a cache key"):
-        f(object())
+        f.cache_key(object())
 
 
 def test_ttl_expiry(redis_url: str, ns: str) -> None:
@@ -113,27 +150,32 @@ def test_ttl_expiry(redis_url: str, ns: str) -> None:
     assert n[0] == 2
 
 
-def test_namespaces_isolate(redis_url: str, ns: str) -> None:
+def op_in(namespace: str, n: list[int]) -> Any:
+    @cache(namespace=namespace, operation="op")
+    def f(x: int) -> int:
+        n[0] += 1
+        return x
+
+    return f
+
+
+def test_the_same_operation_in_two_namespaces_has_two_entries(redis_url: str, ns: str) -> None:
     n = counter()
-
-    def make(namespace: str) -> Any:
-        @cache(namespace=namespace, operation="op")
-        def f(x: int) -> int:
-            n[0] += 1
-            return x
-
-        return f
-
-    a, b = make(ns + "_a"), make(ns + "_b")
+    a, b = op_in(ns + "_a", n), op_in(ns + "_b", n)
     a(1)
     b(1)
     assert n[0] == 2
     assert a.cache_key(1) != b.cache_key(1)
-    # a namespace with ':' and capitals is allowed in envelope mode
-    c = make(ns + ":V1")
+
+
+def test_a_namespace_with_colons_and_capitals_is_allowed_in_envelope_mode(redis_url: str, ns: str) -> None:
+    c = op_in(ns + ":V1", counter())
     assert c(1) == 1
+
+
+def test_a_namespace_with_a_space_is_refused_at_decoration(redis_url: str) -> None:
     with pytest.raises(ConfigurationError):
-        make("bad ns!")
+        op_in("bad ns!", counter())
 
 
 def test_default_names_fold_module_and_qualname(redis_url: str) -> None:
@@ -145,7 +187,28 @@ def test_default_names_fold_module_and_qualname(redis_url: str) -> None:
     assert inner.cache_operation == "test_default_names_fold_module_and_qualname.inner"
 
 
-def test_invalidation_and_clear(redis_url: str, ns: str) -> None:
+def identity_in(namespace: str, n: list[int]) -> Any:
+    @cache(namespace=namespace)
+    def f(x: int) -> int:
+        n[0] += 1
+        return x
+
+    return f
+
+
+def test_invalidate_cache_deletes_the_entry_of_one_call_and_says_it_existed(redis_url: str, ns: str) -> None:
+    n = counter()
+    f = identity_in(ns, n)
+    f(1)
+    f(2)
+    assert f.invalidate_cache(1) is True
+    assert f.invalidate_cache(1) is False
+    f(1)
+    f(2)
+    assert n[0] == 3  # 1 ran again, 2 was still cached
+
+
+def test_cache_clear_deletes_this_functions_entries_only(redis_url: str, ns: str) -> None:
     n = counter()
 
     @cache(namespace=ns)
@@ -153,28 +216,40 @@ def test_invalidation_and_clear(redis_url: str, ns: str) -> None:
         n[0] += 1
         return x
 
+    @cache(namespace=ns)
+    def other(x: int) -> int:
+        n[0] += 1
+        return x
+
     f(1)
     f(2)
-    assert f.invalidate_cache(1) is True
-    assert f.invalidate_cache(1) is False
+    other(1)
+    assert f.cache_clear() == 2
     f(1)
     f(2)
-    assert n[0] == 3
+    other(1)
+    assert n[0] == 5  # f ran again for both, other was still cached
+
+
+def test_cache_clear_namespace_deletes_every_function_of_the_namespace(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns)
+    def f(x: int) -> int:
+        n[0] += 1
+        return x
 
     @cache(namespace=ns)
     def other(x: int) -> int:
         n[0] += 1
         return x
 
-    other(1)
-    assert f.cache_clear() == 2  # this function's entries only
     f(1)
     f(2)
     other(1)
-    assert n[0] == 6
     assert f.cache_clear_namespace() >= 3
     other(1)
-    assert n[0] == 7
+    assert n[0] == 4
 
 
 def test_exceptions_are_not_cached(redis_url: str, ns: str) -> None:
@@ -194,9 +269,7 @@ def test_exceptions_are_not_cached(redis_url: str, ns: str) -> None:
     assert n[0] == 2
 
 
-def test_methods_classmethods_staticmethods(redis_url: str, ns: str) -> None:
-    n = counter()
-
+def repo_class(ns: str, n: list[int]) -> Any:
     class Repo:
         def __init__(self, name: str) -> None:
             self.name = name
@@ -224,22 +297,82 @@ def test_methods_classmethods_staticmethods(redis_url: str, ns: str) -> None:
             n[0] += 1
             return x + 1
 
-    a, b = Repo("a"), Repo("b")
-    assert a.get(1) == 10 and b.get(1) == 10  # self is not part of the key
-    assert Repo.cget(2) == 200 and a.cget(2) == 200
-    assert Repo.cget2(3) == 3000 and Repo.cget2(3) == 3000
-    assert Repo.sget(4) == 5 and a.sget(4) == 5
-    assert n[0] == 4
+    return Repo
 
-    # The cache methods of a bound method take the call's arguments, as the call does.
-    assert a.get.cache_key(1) == b.get.cache_key(1) == Repo.get.cache_key(a, 1)
+
+def test_self_is_not_part_of_a_methods_key(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    assert repo("a").get(1) == 10 and repo("b").get(1) == 10
+    assert n[0] == 1
+
+
+def test_cache_under_classmethod_caches_on_the_class_and_the_instance(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    assert repo.cget(2) == 200 and repo("a").cget(2) == 200
+    assert n[0] == 1
+
+
+def test_cache_over_classmethod_caches(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    assert repo.cget2(3) == 3000 and repo.cget2(3) == 3000
+    assert n[0] == 1
+
+
+def test_cache_under_staticmethod_caches_on_the_class_and_the_instance(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    assert repo.sget(4) == 5 and repo("a").sget(4) == 5
+    assert n[0] == 1
+
+
+def test_the_key_helpers_of_a_bound_method_take_the_calls_arguments(redis_url: str, ns: str) -> None:
+    repo = repo_class(ns, counter())
+    a, b = repo("a"), repo("b")
+    a.get(1)
+    assert a.get.cache_key(1) == b.get.cache_key(1) == repo.get.cache_key(a, 1)
     assert a.get.cache_exists(1) is True
+
+
+def test_invalidate_cache_of_a_bound_method_deletes_the_entry_for_every_instance(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    a, b = repo("a"), repo("b")
+    a.get(1)
     assert a.get.invalidate_cache(1) is True
     assert b.get.cache_exists(1) is False
-    assert a.get(1) == 10 and n[0] == 5
-    assert a.cget.invalidate_cache(2) is True and Repo.cget(2) == 200 and n[0] == 6
-    assert Repo.cget2.invalidate_cache(3) is True and a.cget2(3) == 3000 and n[0] == 7
-    assert Repo.sget.invalidate_cache(4) is True and Repo.sget(4) == 5 and n[0] == 8
+    assert a.get(1) == 10 and n[0] == 2
+
+
+def test_invalidate_cache_of_a_classmethod_through_an_instance(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    repo.cget(2)
+    assert repo("a").cget.invalidate_cache(2) is True and repo.cget(2) == 200 and n[0] == 2
+
+
+def test_invalidate_cache_of_a_cached_classmethod_through_the_class(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    repo.cget2(3)
+    assert repo.cget2.invalidate_cache(3) is True and repo("a").cget2(3) == 3000 and n[0] == 2
+
+
+def test_invalidate_cache_of_a_staticmethod(redis_url: str, ns: str) -> None:
+    n = counter()
+    repo = repo_class(ns, n)
+    repo.sget(4)
+    assert repo.sget.invalidate_cache(4) is True and repo.sget(4) == 5 and n[0] == 2
+
+
+def test_a_bound_method_keeps_its_name_and_counts_its_calls(redis_url: str, ns: str) -> None:
+    repo = repo_class(ns, counter())
+    a = repo("a")
+    a.get(1)
+    a.get.invalidate_cache(1)
+    a.get(1)
     assert a.get.__name__ == "get" and a.get.cache_info().misses >= 2
 
 
@@ -269,7 +402,7 @@ def test_custom_key(redis_url: str, ns: str) -> None:
     assert n[0] == 2
 
 
-def test_interop_mode_uses_protocol_keys(redis_url: str, ns: str) -> None:
+def test_interop_mode_stores_under_the_protocols_key(redis_url: str, ns: str) -> None:
     @cache(namespace=ns, interop="get_user")
     def get_user(user_id: int) -> dict[str, Any]:
         return {"id": user_id, "at": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)}
@@ -281,6 +414,9 @@ def test_interop_mode_uses_protocol_keys(redis_url: str, ns: str) -> None:
     assert parts[:2] == [ns, "get_user"] and len(parts) == 3 and len(parts[2]) == 64
     # a plain MessagePack document, no envelope
     assert redis_cli(redis_url, "EXISTS", key) == "(integer) 1"
+
+
+def test_interop_mode_refuses_a_namespace_with_capitals_or_colons(redis_url: str) -> None:
     with pytest.raises(ConfigurationError):
 
         @cache(namespace="Bad:NS", interop="op")

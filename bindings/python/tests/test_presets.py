@@ -16,6 +16,7 @@ from cachekit.config.nested import (
     MonitoringConfig,
     TimeoutConfig,
 )
+from cachekit.decorator import _profiles
 from conftest import redis_cli
 
 FEATURES = ("circuit_breaker", "adaptive_timeout", "backpressure", "statistics", "structured_logging")
@@ -92,7 +93,7 @@ def test_auto_profile_from_name(
         assert decorator.detect_profile(name, True) != "secure", name
 
     monkeypatch.delenv("CACHEKIT_MASTER_KEY")
-    monkeypatch.setattr(decorator, "_warned_secure", [False])
+    monkeypatch.setattr(_profiles, "_warned_secure", [False])
     caplog.set_level(logging.WARNING, logger="cachekit")
 
     @cache(backend=None)
@@ -109,7 +110,7 @@ def test_auto_profile_from_name(
     assert len(warnings) == 1  # one warning, not one per function
     assert process_payment.get_health_status()["features_enabled"]["encryption"] is False
     # an explicit config with a master key counts as configured
-    monkeypatch.setattr(decorator, "_warned_secure", [False])
+    monkeypatch.setattr(_profiles, "_warned_secure", [False])
 
     @cache(backend=None, config=CachekitConfig(master_key="d4" * 32))
     def user_record(x: int) -> int:

@@ -1,0 +1,304 @@
+"""What ``@cache(...)`` was given, checked and resolved into core options,
+client settings, names and a serializer (one ``Settings`` per decorated
+function)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from cachekit.config import CachekitConfig
+from cachekit.config.nested import (
+    CircuitBreakerConfig,
+    L1CacheConfig,
+    MonitoringConfig,
+)
+from cachekit.decorator._names import default_namespace, default_operation
+from cachekit.decorator._profiles import PROFILES, detect_profile
+from cachekit.decorator._types import UNSET
+from cachekit.errors import ConfigurationError
+from cachekit.serializers import EncryptionWrapper, SerializerProtocol, get_serializer
+
+
+def _key_hexes(keys: Any) -> list[str]:
+    if isinstance(keys, (str, bytes, bytearray)):
+        keys = [keys]
+    return [k.hex() if isinstance(k, (bytes, bytearray)) else str(k) for k in keys]
+
+
+def _master_key_configured(config: CachekitConfig | None) -> bool:
+    if config is not None and config.master_key:
+        return True
+    return bool(os.environ.get("CACHEKIT_MASTER_KEY"))
+
+
+def _bool_or(cfg: Any, default: bool) -> Any:
+    if cfg is None:
+        return default
+    if isinstance(cfg, bool):
+        return cfg
+    return cfg.to_core()
+
+
+def _check_interop_parameters(interop: Any, kw: dict[str, Any], given: Callable[[str], bool]) -> None:
+    """Refuse, at decoration, what would make an interop key other than the
+    protocol's or no key at all (the protocol: interop fails loud)."""
+    if not isinstance(interop, str) or not interop:
+        raise ConfigurationError(f"interop= takes the operation name (a non-empty str), got {interop!r}")
+    if given("key") and kw["key"] is not None:
+        raise ConfigurationError(
+            "interop= and key= cannot be combined: an interop key is derived from the canonical arguments "
+            + "by the protocol, so every call would map to the one key key= builds"
+        )
+    if not given("namespace") or kw["namespace"] is None:
+        raise ConfigurationError(
+            f'interop mode needs an explicit namespace: @cache(interop="{interop}", namespace="users"). '
+            + "The namespace is the first segment of the key every SDK derives"
+        )
+    if "backend" in kw and kw["backend"] is None:
+        raise ConfigurationError(
+            "interop mode needs a shared L2: backend=None is L1-only (in this process), so nothing would be "
+            + "shared with another SDK"
+        )
+    backend = kw.get("backend")
+    prefix = getattr(backend, "key_prefix", None) or getattr(backend, "_key_prefix", None)
+    if backend is not None and not isinstance(backend, str) and prefix:
+        raise ConfigurationError(
+            f"interop mode cannot use a key-prefixing backend ({type(backend).__name__} has key_prefix={prefix!r}): "
+            + "other SDKs read the bare protocol key"
+        )
+
+
+def _deployment_uuid(raw: Any, source: str, interop: bool) -> str:
+    """A deployment UUID checked as the reference SDK checks it: a valid UUID,
+    used in its canonical form; in interop mode it must already be canonical
+    (another SDK uses the literal string as the tenant)."""
+    import uuid
+
+    try:
+        canonical = str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise ConfigurationError(f"{source} must be a valid UUID") from None
+    if interop and str(raw).strip() != canonical:
+        raise ConfigurationError(
+            f"interop mode needs {source} in canonical form ({canonical!r}): other SDKs use the literal string "
+            + "as the encryption tenant"
+        )
+    return canonical
+
+
+def _encryption_tenant(kw: dict[str, Any], given: Callable[[str], bool], interop: bool, has_tenant: bool) -> str | None:
+    """The encryption tenant of an encrypted namespace: ``tenant_id=`` or its
+    reference spelling ``deployment_uuid=``, else (without a tenant from an
+    ``EncryptionWrapper``) ``CACHEKIT_DEPLOYMENT_UUID``; ``None`` leaves it to
+    the core (``CACHEKIT_TENANT_ID``, else ``"default"``)."""
+    tenant = str(kw["tenant_id"]) if given("tenant_id") and kw["tenant_id"] is not None else None
+    du = kw.get("deployment_uuid") if given("deployment_uuid") else None
+    if du is not None:
+        canonical = _deployment_uuid(du, "deployment_uuid", interop)
+        if tenant is not None and tenant != canonical:
+            raise ConfigurationError(
+                f"tenant_id={tenant!r} and deployment_uuid={du!r} name different tenants; they are two spellings "
+                + "of one setting, pass one"
+            )
+        return canonical
+    if tenant is not None or has_tenant:
+        return tenant
+    env = os.environ.get("CACHEKIT_DEPLOYMENT_UUID", "").strip()
+    if env:
+        return _deployment_uuid(env, "CACHEKIT_DEPLOYMENT_UUID", interop)
+    return None
+
+
+class Settings:
+    """Everything a decorated function was configured with, resolved."""
+
+    def __init__(self, func: Callable[..., Any], preset: str | None, kw: dict[str, Any]) -> None:
+        def given(name: str) -> bool:
+            return kw.get(name, UNSET) is not UNSET
+
+        config: CachekitConfig | None = kw.get("config") if given("config") else None
+        name = getattr(func, "__name__", "function")
+        profile = preset or detect_profile(name, _master_key_configured(config))
+        if kw.get("fast_mode") is True:  # a manual parameter: wins over a preset too
+            profile = "minimal"
+        p = dict(PROFILES[profile])
+        self.profile: str = profile
+
+        mon: MonitoringConfig | None = kw.get("monitoring") if given("monitoring") else None
+        if mon is not None:
+            p["collect_stats"] = mon.collect_stats
+            p["enable_tracing"] = mon.enable_tracing
+            p["enable_structured_logging"] = mon.enable_structured_logging
+            if not mon.enable_prometheus_metrics:
+                p["collect_stats"] = False
+        for k in ("collect_stats", "enable_tracing", "enable_structured_logging"):
+            if given(k):
+                p[k] = bool(kw[k])
+
+        interop = kw.get("interop") if given("interop") else None
+        self.interop: bool = interop is not None
+        if self.interop:
+            _check_interop_parameters(interop, kw, given)
+        opts: dict[str, Any] = {}
+        if given("ttl") and kw["ttl"] is not None:
+            ttl = kw["ttl"]
+            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+                raise ConfigurationError(f"ttl must be a positive number of seconds, got {ttl!r}")
+            opts["ttl"] = max(1, int(ttl))
+        if self.interop:
+            opts["format"] = "interop"
+
+        # reliability
+        cb_param: Any = kw.get("circuit_breaker") if given("circuit_breaker") else None
+        cb_cfg: Any = kw.get("circuit_breaker_config") if given("circuit_breaker_config") else None
+        breaker_cfg = cb_param if isinstance(cb_param, CircuitBreakerConfig) else cb_cfg
+        self.excluded_exceptions: tuple[type[BaseException], ...] = (
+            tuple(breaker_cfg.excluded_exceptions) if isinstance(breaker_cfg, CircuitBreakerConfig) else ()
+        )
+        if cb_param is False:
+            opts["circuit_breaker"] = False
+        elif isinstance(cb_param, CircuitBreakerConfig):
+            opts["circuit_breaker"] = cb_param.to_core()
+        elif cb_cfg is not None:
+            opts["circuit_breaker"] = cb_cfg.to_core()
+        else:
+            opts["circuit_breaker"] = True if cb_param is True else p["circuit_breaker"]
+        at: Any = kw.get("adaptive_timeout") if given("adaptive_timeout") else None
+        if (at is None or at is True) and given("timeout") and kw["timeout"] is not None:
+            at = kw["timeout"]
+        opts["adaptive_timeout"] = _bool_or(at, p["adaptive_timeout"])
+        bp: Any = kw.get("backpressure") if given("backpressure") else None
+        opts["backpressure"] = _bool_or(bp, p["backpressure"])
+        if given("max_concurrent_requests") and kw["max_concurrent_requests"] is not None:
+            opts["max_concurrent_requests"] = int(kw["max_concurrent_requests"])
+        opts["collect_stats"] = bool(p["collect_stats"])
+        opts["structured_logging"] = bool(p["enable_structured_logging"])
+        self.verbose: bool = bool(p.get("verbose_logging"))
+        self.tracing: bool = bool(p["enable_tracing"])
+
+        # L1
+        l1: L1CacheConfig | None = kw.get("l1") if given("l1") else None
+        if l1 is not None:
+            opts["l1_enabled"] = l1.enabled
+            if l1.max_size_mb is not None:
+                opts["l1_max_size_mb"] = int(l1.max_size_mb)
+            if l1.plaintext:
+                opts["l1_plaintext"] = True
+        if given("l1_enabled") and kw["l1_enabled"] is not None:
+            opts["l1_enabled"] = bool(kw["l1_enabled"])
+        if given("l1_plaintext"):
+            opts["l1_plaintext"] = bool(kw["l1_plaintext"])
+        if given("fail_closed"):
+            opts["fail_closed"] = bool(kw["fail_closed"])
+
+        # serializer and encryption
+        ser_spec = kw.get("serializer") if given("serializer") else None
+        serializer: SerializerProtocol = get_serializer(ser_spec)
+        encryption = bool(p.get("encryption"))
+        if isinstance(serializer, EncryptionWrapper):
+            opts.update(serializer.core_options())
+            encryption = serializer.enable_encryption
+        if given("encryption"):
+            encryption = bool(kw["encryption"])
+        if encryption:
+            opts["encryption"] = True
+            mk = kw.get("master_key") if given("master_key") else None
+            if mk is not None:
+                opts["master_key"] = mk.hex() if isinstance(mk, (bytes, bytearray)) else str(mk)
+            elif "master_key" not in opts and config is not None and config.master_key:
+                opts["master_key"] = config.master_key
+            tenant = _encryption_tenant(kw, given, self.interop, "tenant_id" in opts)
+            if tenant is not None:
+                opts["tenant_id"] = tenant
+            if given("decrypt_only_keys") and kw["decrypt_only_keys"]:
+                opts["decrypt_only_keys"] = _key_hexes(kw["decrypt_only_keys"])
+        else:
+            opts.pop("encryption", None)
+            opts.pop("master_key", None)
+            opts.pop("decrypt_only_keys", None)
+        self.serializer: SerializerProtocol = serializer
+        opts["serializer"] = serializer.name
+        if self.interop and serializer.name != "msgpack":
+            raise ConfigurationError(
+                "interop mode stores plain MessagePack for other languages; "
+                + f"serializer {serializer.name!r} cannot be used"
+            )
+        self.options: dict[str, Any] = opts
+
+        # names
+        ns = kw.get("namespace") if given("namespace") else None
+        self.namespace: str = ns if ns is not None else default_namespace(func, strict=self.interop)
+        if self.interop:
+            self.operation: str = str(interop)
+        elif given("operation") and kw["operation"]:
+            self.operation = str(kw["operation"])
+        else:
+            self.operation = default_operation(func)
+        self.key_fn: Callable[..., Any] | None = kw.get("key") if given("key") else None
+
+        # client: explicit settings JSON (None: environment only)
+        backend = kw.get("backend", UNSET)
+        doc: dict[str, Any] = json.loads(config.to_core_json()) if config is not None else {}
+        if backend is None:
+            doc["redis_url"] = None
+        elif isinstance(backend, str):
+            doc["redis_url"] = backend
+        self.custom_backend: Any = None
+        if backend is not None and backend is not UNSET and not isinstance(backend, str):
+            self.custom_backend = backend
+            doc.pop("redis_url", None)
+        self.client_json: str | None = json.dumps(doc, sort_keys=True) if doc else None
+
+        # Freshness options, forwarded to the core when given. safe_mode is
+        # accepted for compatibility with the reference and has no effect.
+        self.safe_mode: bool = bool(kw.get("safe_mode") or False)
+        for name, conv in _FRESHNESS_OPTIONS.items():
+            if given(name) and kw[name] is not None:
+                opts[name] = conv(kw[name])
+
+
+def _read_lock_combined(v: Any) -> Any:
+    if v == "auto" or isinstance(v, bool):
+        return v
+    raise ConfigurationError(f"read_lock_combined must be True, False or 'auto', got {v!r}")
+
+
+# Core options forwarded as they are when given (README: "Parameters").
+_FRESHNESS_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "refresh_ttl_on_get": bool,
+    "ttl_refresh_threshold": float,
+    "pipelined": bool,
+    "early_refresh_beta": float,
+    "stale_while_revalidate": int,
+    "negative_ttl": int,
+    "distributed_lock": bool,
+    "lock_ttl_ms": int,
+    "fill_wait_ms": int,
+    "l1_sync_ms": int,
+    "max_background_refreshes": int,
+    "read_lock_combined": _read_lock_combined,
+}
+
+# Every keyword ``@cache(...)`` takes.
+_PARAMETERS = frozenset(
+    (
+        "ttl", "namespace", "safe_mode", "backend", "l1_enabled", "fast_mode", "circuit_breaker",
+        "circuit_breaker_config", "adaptive_timeout", "timeout", "backpressure", "max_concurrent_requests",
+        "collect_stats", "enable_tracing", "enable_structured_logging", "serializer", "l1", "monitoring",
+        "interop", "key", "operation", "master_key", "decrypt_only_keys", "tenant_id", "encryption", "l1_plaintext",
+        "fail_closed", "config", *_FRESHNESS_OPTIONS,
+    )
+)  # fmt: skip
+
+
+def check_parameters(kwargs: dict[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - _PARAMETERS)
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, _PARAMETERS, 1)) else repr(u)
+                 for u in unknown]  # fmt: skip
+        raise TypeError(f"@cache got unexpected keyword argument(s) {', '.join(hints)}")
