@@ -3,7 +3,7 @@ module github.com/cachekit/cachekit/bench/go
 go 1.26.0
 
 require (
-	github.com/cachekit/cachekit/bindings/go v0.0.0
+	cachekit.dev/go v0.0.0
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
@@ -19,4 +19,4 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 )
 
-replace github.com/cachekit/cachekit/bindings/go => ../../bindings/go
+replace cachekit.dev/go => ../../bindings/go

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 	"github.com/go-redis/cache/v9"
 	"github.com/redis/go-redis/v9"
 )

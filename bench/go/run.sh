@@ -16,7 +16,7 @@ trap '"$repo/ci/redis.sh" stop bench-go; rm -rf "$bin"' EXIT
 # -L of the release build comes before the binding's default (debug).
 export CGO_LDFLAGS="-L$target/release${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
 stamp="$(stat -c '%s-%Y' "$target/release/libcachekit.a")"
-(cd "$here" && go build -ldflags "-X github.com/cachekit/cachekit/bindings/go.coreStamp=$stamp" -o "$bin/bench" .)
+(cd "$here" && go build -ldflags "-X cachekit.dev/go.coreStamp=$stamp" -o "$bin/bench" .)
 table="$("$bin/bench" -redis "$url" -rounds "$rounds")"
 echo "$table"
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 type User struct {

@@ -40,7 +40,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
 go test -race -count=1 -v \
-  -ldflags "-X github.com/cachekit/cachekit/bindings/go.coreStamp=$stamp" ./... >"$log" 2>&1
+  -ldflags "-X cachekit.dev/go.coreStamp=$stamp" ./... >"$log" 2>&1
 rc=$?
 set -e
 grep -E '^(=== RUN|--- PASS|    ---)' -v "$log" | grep -Ev '^\s*$' | grep -E -- '--- FAIL|^(ok|FAIL|panic)|_test.go:' || true

@@ -4,11 +4,17 @@ package cachekit
 // and the C ABI of include/cachekit.h, and nothing else. Every other file
 // sees the handles below as opaque Go types.
 //
-// Linking: the Rust core is linked as a static library. By default it is
-// looked up in ../../target/debug (this repository's cargo output). Point
-// the build elsewhere with CGO_LDFLAGS, whose -L directories come first:
+// Linking: the Rust core is linked as a static library, libcachekit.a. The
+// link flags are per platform, in cgo_<goos>_<goarch>.go: the module as
+// published (ci/package.sh) carries the stripped release library of each
+// supported platform in lib/<goos>_<goarch>/ and the header in include/; in
+// a checkout of the repository, ../../target/release and ../../include are
+// used. Point the build elsewhere with CGO_LDFLAGS, whose -L directories
+// come first:
 //
 //	CGO_LDFLAGS="-L/path/to/dir/with/libcachekit.a" go build ./...
+//
+// Without cgo the package does not build, and says so (nocgo.go).
 //
 // Rules kept here:
 //   - Go memory passed to C (argument bytes, values, NUL-terminated operation
@@ -23,8 +29,7 @@ package cachekit
 //     recovers.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/debug -l:libcachekit.a -lm -ldl -lpthread
+#cgo CFLAGS: -I${SRCDIR}/include -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include "ffi_shim.h"
 */

@@ -1,4 +1,4 @@
-module github.com/cachekit/cachekit/bindings/go
+module cachekit.dev/go
 
 go 1.24
 

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 // Tests that need Redis FAIL (not skip) without CACHEKIT_TEST_REDIS_URL.

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 type vectorFile struct {

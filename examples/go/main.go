@@ -12,7 +12,7 @@ import (
 	"log"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 type User struct {

@@ -14,7 +14,7 @@ import (
 	"reflect"
 	"time"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 type Profile struct {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"strconv"
 
-	cachekit "github.com/cachekit/cachekit/bindings/go"
+	cachekit "cachekit.dev/go"
 )
 
 func main() {
