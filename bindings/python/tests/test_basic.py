@@ -579,7 +579,21 @@ def test_unknown_parameters_are_refused_with_a_hint() -> None:
         cache.production(colour="red")  # pyright: ignore[reportCallIssue]
 
 
-def test_none_results_are_cached_only_with_negative_ttl(redis_url: str, ns: str) -> None:
+def test_a_none_result_is_cached_with_the_functions_ttl(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns, ttl=120)
+    def plain(x: int) -> None:
+        n[0] += 1
+
+    assert plain(1) is None
+    assert plain(1) is None
+    assert n[0] == 1
+    ttl = plain.cache_ttl(1)
+    assert ttl is not None and 30 < ttl <= 120
+
+
+def test_a_none_result_without_ttl_is_cached_with_the_default_ttl(redis_url: str, ns: str) -> None:
     n = counter()
 
     @cache(namespace=ns)
@@ -588,17 +602,33 @@ def test_none_results_are_cached_only_with_negative_ttl(redis_url: str, ns: str)
 
     plain(1)
     plain(1)
-    assert n[0] == 2  # a None result is not cached by default
+    assert n[0] == 1
+    ttl = plain.cache_ttl(1)
+    assert ttl is not None and 3000 < ttl <= 3600  # CACHEKIT_DEFAULT_TTL's default
 
-    @cache(namespace=ns, negative_ttl=30)
+
+def test_negative_ttl_becomes_the_ttl_of_a_none_result(redis_url: str, ns: str) -> None:
+    n = counter()
+
+    @cache(namespace=ns, ttl=3000, negative_ttl=30)
     def negative(x: int) -> None:
         n[0] += 1
 
     negative(1)
     assert negative(1) is None
-    assert n[0] == 3
+    assert n[0] == 1
     ttl = negative.cache_ttl(1)
     assert ttl is not None and 0 < ttl <= 30
+
+
+def test_negative_ttl_leaves_the_ttl_of_other_results(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, ttl=3000, negative_ttl=30)
+    def value(x: int) -> int:
+        return x
+
+    value(1)
+    ttl = value.cache_ttl(1)
+    assert ttl is not None and 30 < ttl <= 3000
 
 
 class FlakyBackend(DictBackend):

@@ -22,7 +22,9 @@ from cachekit.serializers import (
     EncryptionWrapper,
     OrjsonSerializer,
     PickleSerializer,
+    SerializationError,
     StandardSerializer,
+    format_tag,
 )
 from conftest import OTHER_KEY, redis_cli_raw
 
@@ -57,7 +59,7 @@ def test_standard_writes_marker_maps(redis_url: str, ns: str) -> None:
     import msgpack
 
     s = StandardSerializer()
-    raw = s.serialize({"d": dt.date(2024, 1, 2)})
+    raw, _ = s.serialize({"d": dt.date(2024, 1, 2)})
     assert msgpack.unpackb(raw) == {"d": {"__date__": True, "value": "2024-01-02"}}
     assert s.deserialize(raw) == {"d": dt.date(2024, 1, 2)}
 
@@ -107,30 +109,57 @@ def test_auto_round_trip(redis_url: str, ns: str) -> None:
         AutoSerializer().serialize(object())
 
 
-def test_orjson_round_trip_and_option(redis_url: str, ns: str) -> None:
+def test_orjson_round_trip(redis_url: str, ns: str) -> None:
     _, got, n = cached_twice(ns, {"b": 1, "a": [1, 2]}, serializer="orjson")
     assert n == 1 and got == {"b": 1, "a": [1, 2]}
-    s = OrjsonSerializer(option=orjson.OPT_SORT_KEYS)
-    assert s.serialize({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
-    _, got, n = cached_twice(ns + "x", {"z": 1}, serializer=s)
+
+
+def test_orjson_option_reaches_orjson(redis_url: str, ns: str) -> None:
+    s = OrjsonSerializer(option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    assert s.serialize({"b": 1, "a": 2})[0] == b'{\n  "a": 2,\n  "b": 1\n}'
+    _, got, _ = cached_twice(ns, {"z": 1}, serializer=s)
     assert got == {"z": 1}
-    with pytest.raises(TypeError):
-        s.serialize({1, 2})
 
 
-def test_arrow_round_trip_formats(redis_url: str, ns: str) -> None:
+def test_orjson_sorts_keys_by_default() -> None:
+    assert OrjsonSerializer().serialize({"b": 1, "a": 2})[0] == b'{"a":2,"b":1}'
+
+
+def test_orjson_refuses_a_value_it_cannot_encode_with_serialization_error() -> None:
+    with pytest.raises(SerializationError):
+        OrjsonSerializer().serialize({1, 2})
+
+
+def test_orjson_wraps_a_decode_error_in_serialization_error() -> None:
+    with pytest.raises(SerializationError, match="cannot decode"):
+        OrjsonSerializer().deserialize(b"{not json")
+
+
+def test_arrow_round_trip_of_a_pandas_frame(redis_url: str, ns: str) -> None:
     df = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
     _, got, n = cached_twice(ns, df, serializer="arrow")
     assert n == 1
     pd.testing.assert_frame_equal(got, df)
-    _, got_pl, _ = cached_twice(
-        ns + "p", pl.DataFrame({"x": [1, 2]}), serializer=ArrowSerializer(return_format="polars")
-    )
+
+
+def test_arrow_return_format_polars_gives_a_polars_frame(redis_url: str, ns: str) -> None:
+    _, got_pl, _ = cached_twice(ns, pl.DataFrame({"x": [1, 2]}), serializer=ArrowSerializer(return_format="polars"))
     assert isinstance(got_pl, pl.DataFrame) and got_pl["x"].to_list() == [1, 2]
-    _, got_pa, _ = cached_twice(ns + "a", df, serializer=ArrowSerializer(return_format="pyarrow"))
+
+
+@pytest.mark.parametrize("fmt", ["arrow", "pyarrow"])
+def test_arrow_return_format_arrow_gives_a_pyarrow_table(redis_url: str, ns: str, fmt: str) -> None:
+    df = pd.DataFrame({"id": [1, 2, 3]})
+    _, got_pa, _ = cached_twice(ns, df, serializer=ArrowSerializer(return_format=fmt))
     assert isinstance(got_pa, pa.Table) and got_pa.num_rows == 3
+
+
+def test_arrow_refuses_a_value_that_is_not_a_frame() -> None:
     with pytest.raises(TypeError):
         ArrowSerializer().serialize({"not": "a frame"})
+
+
+def test_arrow_refuses_an_unknown_return_format() -> None:
     with pytest.raises(ValueError):
         ArrowSerializer(return_format="excel")
 
@@ -146,21 +175,21 @@ def test_pickle_round_trip_warns(redis_url: str, ns: str, caplog: pytest.LogCapt
         PickleSerializer().serialize(lambda: 1)
 
 
-def test_by_name_and_instance(redis_url: str) -> None:
-    for spec, name in [
-        ("std", "msgpack"),
-        ("auto", "auto"),
-        ("orjson", "json"),
-        ("arrow", "arrow"),
-        ("pickle", "pickle"),
-    ]:
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [("std", "msgpack"), ("default", "msgpack"), ("auto", "auto"), ("pythonic", "auto"), ("orjson", "json"),
+     ("arrow", "arrow"), ("pickle", "pickle")],
+)  # fmt: skip
+def test_a_serializer_by_name_is_the_one_the_core_tags_entries_with(redis_url: str, spec: str, name: str) -> None:
+    @cache(serializer=spec, backend=None)
+    def f() -> int:
+        return 1
 
-        @cache(serializer=spec, backend=None)
-        def f() -> int:
-            return 1
+    assert format_tag(f.cache_serializer) == name
+    assert f.get_health_status()["serializer"] == name
 
-        assert f.cache_serializer.name == name
-        assert f.get_health_status()["serializer"] == name
+
+def test_an_unknown_serializer_name_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="unknown serializer"):
         cache(serializer="yaml")(lambda: 1)
 

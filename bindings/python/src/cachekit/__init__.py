@@ -11,15 +11,18 @@ from __future__ import annotations
 from cachekit._core import metrics_text
 from cachekit._ffi import ABI_VERSION
 from cachekit._ffi import lib as _lib
-from cachekit.config import CachekitConfig
-from cachekit.decorator import CacheDecorator, CacheInfo, cache
+from cachekit.config import CachekitConfig, DecoratorConfig, reset_settings
+from cachekit.config.nested import CircuitBreakerConfig
+from cachekit.decorator import CacheDecorator, CacheInfo, InvalidationOutcome, cache
 from cachekit.errors import (
     BackendError,
     CachekitError,
     ConfigurationError,
     EncryptionError,
+    InteropError,
     SerializationError,
 )
+from cachekit.interop import decode_interop_value, encode_interop_value, generate_interop_key
 
 __version__ = "0.1.0"
 
@@ -42,11 +45,19 @@ __all__ = [
     "CacheInfo",
     "CachekitConfig",
     "CachekitError",
+    "CircuitBreakerConfig",
     "ConfigurationError",
+    "DecoratorConfig",
     "EncryptionError",
+    "InteropError",
+    "InvalidationOutcome",
     "SerializationError",
     "cache",
     "core_version",
+    "decode_interop_value",
+    "encode_interop_value",
+    "generate_interop_key",
     "metrics_text",
+    "reset_settings",
     "set_correlation_id",
 ]

@@ -170,10 +170,23 @@ def get_client(config_json: str | None = None) -> Client:
         return c
 
 
+# Clients replaced by reset_clients(): still used by the functions decorated
+# before, and flushed at exit like the current ones.
+_retired: list[Client] = []
+
+
+def reset_clients() -> None:
+    """Functions decorated from now on get new clients, which read the
+    environment again (``cachekit.config.reset_settings``)."""
+    with _clients_lock:
+        _retired.extend(_clients.values())
+        _clients.clear()
+
+
 def flush_all(timeout: float = 5.0) -> int:
     """Wait for every client's writes made behind callers (a miss returns
     before its Redis write lands); returns how many are still under way."""
-    return sum(c.flush(timeout) for c in list(_clients.values()))
+    return sum(c.flush(timeout) for c in [*_retired, *_clients.values()])
 
 
 def shutdown(timeout: float = 5.0) -> int:

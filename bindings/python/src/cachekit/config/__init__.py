@@ -18,10 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cachekit.config.nested import (
     BackpressureConfig,
     CircuitBreakerConfig,
+    EncryptionConfig,
     L1CacheConfig,
     MonitoringConfig,
     TimeoutConfig,
 )
+from cachekit.errors import ConfigurationError
 
 # Fields the core knows (src/config.rs); everything else is Python-only.
 _CORE_FIELDS = (
@@ -80,11 +82,42 @@ class CachekitConfig(BaseSettings):
         return json.dumps(doc, sort_keys=True)
 
 
+_settings: list[CachekitConfig] = []
+
+
+def get_settings() -> CachekitConfig:
+    """The process's ``CachekitConfig`` read from the environment (made once;
+    ``reset_settings()`` makes it read again)."""
+    if not _settings:
+        _settings.append(CachekitConfig())
+    return _settings[0]
+
+
+def reset_settings() -> None:
+    """Re-read the environment: the settings object, and the core clients
+    that functions decorated from now on use (a new client reads
+    ``CACHEKIT_*`` again, e.g. a changed ``CACHEKIT_MASTER_KEY``). Functions
+    decorated before keep the client they were made with."""
+    from cachekit import _core
+
+    _settings.clear()
+    _core.reset_clients()
+
+
+# After the helpers: DecoratorConfig's module imports nothing from here.
+from cachekit.config.decorator import UNSET, DecoratorConfig  # noqa: E402
+
 __all__ = [
+    "UNSET",
     "BackpressureConfig",
     "CachekitConfig",
     "CircuitBreakerConfig",
+    "ConfigurationError",
+    "DecoratorConfig",
+    "EncryptionConfig",
     "L1CacheConfig",
     "MonitoringConfig",
     "TimeoutConfig",
+    "get_settings",
+    "reset_settings",
 ]

@@ -88,9 +88,33 @@ class MonitoringConfig:
     ``collect_stats=False``); ``cache_info()`` and health still count."""
 
 
+@dataclass(frozen=True)
+class EncryptionConfig:
+    """Client-side encryption (the reference SDK's group; the AES-256-GCM itself
+    is the core's). ``enabled``: ``None`` leaves it to the preset or the other
+    parameters. ``master_key``: 64 hex digits (``None``: ``CACHEKIT_MASTER_KEY``).
+    ``deployment_uuid``: the single-tenant id (the encryption tenant; also
+    ``CACHEKIT_DEPLOYMENT_UUID``). ``fail_closed``: ``True`` raises instead of
+    failing open. ``tenant_extractor`` and ``single_tenant_mode`` are accepted
+    for compatibility: per-call tenants are not supported (a ``tenant_extractor``
+    is refused when the function is decorated)."""
+
+    enabled: bool | None = None
+    master_key: str | None = field(default=None, repr=False)
+    tenant_extractor: Any = None
+    single_tenant_mode: bool = False
+    deployment_uuid: str | None = None
+    fail_closed: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.master_key, (bytes, bytearray)):
+            raise TypeError("EncryptionConfig: pass the master key as hex (key.hex()), not bytes")
+
+
 __all__ = [
     "BackpressureConfig",
     "CircuitBreakerConfig",
+    "EncryptionConfig",
     "L1CacheConfig",
     "MonitoringConfig",
     "TimeoutConfig",

@@ -24,13 +24,13 @@ Where things are:
 
 from __future__ import annotations
 
+from cachekit._unset import UNSET
 from cachekit.decorator._decorator import CacheDecorator, cache
 from cachekit.decorator._health import check_health_superset, health_superset
 from cachekit.decorator._names import default_namespace, default_operation
 from cachekit.decorator._profiles import PROFILES, detect_profile
 from cachekit.decorator._stats import CacheInfo
 from cachekit.decorator._types import (
-    UNSET,
     BoundCachedFunction,
     CachedFunction,
     CacheMethods,

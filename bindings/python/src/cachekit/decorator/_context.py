@@ -18,6 +18,7 @@ from cachekit.decorator._names import check_names, skip_first
 from cachekit.decorator._settings import Settings
 from cachekit.decorator._stats import CallCounter
 from cachekit.errors import InteropError
+from cachekit.serializers.base import payload
 
 log = logging.getLogger("cachekit")
 
@@ -44,7 +45,7 @@ class OutParams:
         self.rl: Any = ctypes.byref(self.lease)
 
 
-def _key_fn_encoder(kf: Callable[..., Any], fname: str) -> Callable[[tuple[Any, ...], dict[str, Any]], bytes]:
+def key_fn_encoder(kf: Callable[..., Any], fname: str) -> Callable[[tuple[Any, ...], dict[str, Any]], bytes]:
     def encode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         # Fail-open, as the reference SDK: a key function that raises or
         # does not return a str leaves this call uncached, with a warning.
@@ -80,7 +81,7 @@ class Context:
             _core.install_log_callback(10)
         binder = ArgBinder(func, skip_first(func), interop=s.interop)
         fname = getattr(func, "__qualname__", "function")
-        encode = _key_fn_encoder(s.key_fn, fname) if s.key_fn is not None else binder.encode
+        encode = key_fn_encoder(s.key_fn, fname) if s.key_fn is not None else binder.encode
         op = s.operation.encode()
         check_names(ns, s, op, s.key_fn is not None)
 
@@ -96,14 +97,16 @@ class Context:
         self.counter: CallCounter = CallCounter()
         self.traced: bool = False  # set by the call path: spans are made
 
-        serializer = s.serializer
-        ser = serializer.serialize
+        tag = s.serializer_tag
+        ser = s.serializer.serialize
         abort = lib.ck_lease_abort
         interop = s.interop
 
         def store(lease: int, result: Any, complete_fn: Any, *extra: Any) -> None:
             try:
                 value = ser(result)
+                if type(value) is not bytes:  # the protocol's (bytes, metadata)
+                    value = payload(value)
             except Exception as e:
                 abort(lease)
                 if interop:  # the protocol: a value outside the interop model fails loud
@@ -112,9 +115,7 @@ class Context:
                         + "(None, bool, int, float, str, bytes, list, tuple, dict with str keys, datetime/date/time): "
                         + f"{e}"
                     ) from e
-                log.warning(
-                    "cachekit: result of %s not cached: cannot serialize it with %s: %s", fname, serializer.name, e
-                )
+                log.warning("cachekit: result of %s not cached: cannot serialize it with %s: %s", fname, tag, e)
                 return
             status = complete_fn(lease, value, len(value), 0, *extra)
             if status != CK_OK:
@@ -133,7 +134,7 @@ class Context:
         def undecodable(e: Exception, a: bytes) -> None:
             # The core counts, logs and deletes it in the background (never
             # blocking an event loop); the caller recomputes.
-            ns.discard(op, a, f"{serializer.name} cannot decode it: {e}")
+            ns.discard(op, a, f"{tag} cannot decode it: {e}")
 
         self.store: Callable[..., None] = store
         self.lookup_failed: Callable[[int], None] = lookup_failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from cachekit.config import CachekitConfig
+from cachekit.config import CachekitConfig, DecoratorConfig
 from cachekit.config.nested import (
     BackpressureConfig,
     CircuitBreakerConfig,
@@ -13,6 +13,7 @@ from cachekit.config.nested import (
     MonitoringConfig,
     TimeoutConfig,
 )
+from cachekit.decorator._local import check_local_parameters, local_wrap
 from cachekit.decorator._settings import check_parameters
 from cachekit.decorator._types import CachedFunction, P, R
 from cachekit.decorator._wrapper import wrap
@@ -65,7 +66,9 @@ class CacheDecorator:
         encryption: bool = ...,
         l1_plaintext: bool = ...,
         fail_closed: bool = ...,
-        config: CachekitConfig | None = ...,
+        config: CachekitConfig | DecoratorConfig | None = ...,
+        deployment_uuid: str | None = ...,
+        integrity_checking: bool = ...,
         early_refresh_beta: float | None = ...,
         stale_while_revalidate: int | None = ...,
         negative_ttl: int | None = ...,
@@ -91,6 +94,12 @@ class CacheDecorator:
         return deco
 
     @property
+    def local(self) -> LocalDecorator:
+        """In-process caching of the result objects themselves (no serialization,
+        no Redis): ``@cache.local(ttl=300, max_entries=256, namespace=None, key=None)``."""
+        return LocalDecorator()
+
+    @property
     def minimal(self) -> CacheDecorator:
         """Speed profile: breaker on; adaptive timeout, backpressure, stats and tracing off."""
         return CacheDecorator("minimal")
@@ -114,6 +123,37 @@ class CacheDecorator:
     def test(self) -> CacheDecorator:
         """Tests: every protection and all monitoring off; deterministic."""
         return CacheDecorator("test")
+
+
+class LocalDecorator:
+    """``cache.local``: ``@cache.local`` and ``@cache.local(ttl=..., max_entries=..., namespace=..., key=...)``."""
+
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> CachedFunction[P, R]: ...
+
+    @overload
+    def __call__(
+        self,
+        func: None = None,
+        /,
+        *,
+        ttl: int = ...,
+        max_entries: int = ...,
+        namespace: str | None = ...,
+        key: Callable[..., Any] | None = ...,
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
+
+    def __call__(self, func: Any = None, /, **kwargs: Any) -> Any:
+        if func is not None and not kwargs and callable(func):
+            return local_wrap(func, {})
+        if func is not None:
+            raise TypeError("@cache.local takes keyword arguments only, e.g. @cache.local(ttl=60)")
+        check_local_parameters(kwargs)
+
+        def deco(f: Any) -> Any:
+            return local_wrap(f, kwargs)
+
+        return deco
 
 
 cache = CacheDecorator()

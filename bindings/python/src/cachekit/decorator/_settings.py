@@ -9,17 +9,20 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from cachekit.config import CachekitConfig
+from cachekit._unset import UNSET
+from cachekit.backends.redis import RedisBackend
+from cachekit.config import CachekitConfig, DecoratorConfig, get_settings
 from cachekit.config.nested import (
     CircuitBreakerConfig,
+    EncryptionConfig,
     L1CacheConfig,
     MonitoringConfig,
 )
 from cachekit.decorator._names import default_namespace, default_operation
 from cachekit.decorator._profiles import PROFILES, detect_profile
-from cachekit.decorator._types import UNSET
 from cachekit.errors import ConfigurationError
 from cachekit.serializers import EncryptionWrapper, SerializerProtocol, get_serializer
+from cachekit.serializers.base import format_tag
 
 
 def _key_hexes(keys: Any) -> list[str]:
@@ -112,10 +115,47 @@ def _encryption_tenant(kw: dict[str, Any], given: Callable[[str], bool], interop
     return None
 
 
+def expand_reference_forms(kw: dict[str, Any]) -> dict[str, Any]:
+    """The reference SDK's forms rewritten into this package's parameters:
+    ``config=DecoratorConfig(...)`` (its fields, under the parameters given
+    beside it), ``encryption=EncryptionConfig(...)`` and ``backend=RedisBackend(...)``."""
+    config = kw.get("config", UNSET)
+    if isinstance(config, DecoratorConfig):
+        kw = {**config.to_parameters(), **{k: v for k, v in kw.items() if k != "config"}}
+    enc = kw.get("encryption", UNSET)
+    if isinstance(enc, EncryptionConfig):
+        if enc.tenant_extractor is not None:
+            raise ConfigurationError(
+                "EncryptionConfig(tenant_extractor=...) is not supported: this package encrypts a function's "
+                + "entries under one tenant (tenant_id= / deployment_uuid=)"
+            )
+        kw = {k: v for k, v in kw.items() if k != "encryption"}
+        if enc.enabled is not None:
+            kw["encryption"] = bool(enc.enabled)
+        if enc.master_key is not None:
+            kw.setdefault("master_key", enc.master_key)
+        if enc.deployment_uuid is not None:
+            kw.setdefault("deployment_uuid", enc.deployment_uuid)
+    backend = kw.get("backend", UNSET)
+    if isinstance(backend, RedisBackend):
+        kw = {k: v for k, v in kw.items() if k != "backend"}
+        if backend.redis_url:
+            kw["backend"] = backend.redis_url
+    return kw
+
+
+def _default_ttl(config: CachekitConfig | None) -> int:
+    """The TTL of a namespace without ``ttl=``: the client's ``default_ttl``
+    (``CACHEKIT_DEFAULT_TTL``, 3600), as the core reads it."""
+    return int((config if config is not None else get_settings()).default_ttl)
+
+
 class Settings:
     """Everything a decorated function was configured with, resolved."""
 
     def __init__(self, func: Callable[..., Any], preset: str | None, kw: dict[str, Any]) -> None:
+        kw = expand_reference_forms(kw)
+
         def given(name: str) -> bool:
             return kw.get(name, UNSET) is not UNSET
 
@@ -196,7 +236,12 @@ class Settings:
 
         # serializer and encryption
         ser_spec = kw.get("serializer") if given("serializer") else None
-        serializer: SerializerProtocol = get_serializer(ser_spec)
+        integrity = kw.get("integrity_checking", True) if given("integrity_checking") else True
+        if not isinstance(integrity, bool):
+            raise ConfigurationError(f"integrity_checking must be True or False, got {integrity!r}")
+        # Accepted as the reference's parameter, no effect: the core checksums every entry.
+        self.integrity_checking: bool = integrity
+        serializer: SerializerProtocol = get_serializer(ser_spec, enable_integrity_checking=integrity)
         encryption = bool(p.get("encryption"))
         if isinstance(serializer, EncryptionWrapper):
             opts.update(serializer.core_options())
@@ -220,11 +265,12 @@ class Settings:
             opts.pop("master_key", None)
             opts.pop("decrypt_only_keys", None)
         self.serializer: SerializerProtocol = serializer
-        opts["serializer"] = serializer.name
-        if self.interop and serializer.name != "msgpack":
+        self.serializer_tag: str = format_tag(serializer)
+        opts["serializer"] = self.serializer_tag
+        if self.interop and self.serializer_tag != "msgpack":
             raise ConfigurationError(
                 "interop mode stores plain MessagePack for other languages; "
-                + f"serializer {serializer.name!r} cannot be used"
+                + f"serializer {self.serializer_tag!r} cannot be used"
             )
         self.options: dict[str, Any] = opts
 
@@ -258,6 +304,11 @@ class Settings:
         for name, conv in _FRESHNESS_OPTIONS.items():
             if given(name) and kw[name] is not None:
                 opts[name] = conv(kw[name])
+        # None results are cached, as the reference and functools.lru_cache do:
+        # the core caches a null result only with negative_ttl, so without one
+        # it is the function's TTL.
+        if "negative_ttl" not in opts:
+            opts["negative_ttl"] = opts["ttl"] if "ttl" in opts else _default_ttl(config)
 
 
 def _read_lock_combined(v: Any) -> Any:
@@ -289,7 +340,7 @@ _PARAMETERS = frozenset(
         "circuit_breaker_config", "adaptive_timeout", "timeout", "backpressure", "max_concurrent_requests",
         "collect_stats", "enable_tracing", "enable_structured_logging", "serializer", "l1", "monitoring",
         "interop", "key", "operation", "master_key", "decrypt_only_keys", "tenant_id", "encryption", "l1_plaintext",
-        "fail_closed", "config", *_FRESHNESS_OPTIONS,
+        "fail_closed", "config", "deployment_uuid", "integrity_checking", *_FRESHNESS_OPTIONS,
     )
 )  # fmt: skip
 

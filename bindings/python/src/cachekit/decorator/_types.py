@@ -1,6 +1,5 @@
 """The types a decorated function is described by: ``CachedFunction`` and its
-methods (``CacheMethods``), ``InvalidationOutcome``, and ``UNSET`` (a
-parameter that was not given)."""
+methods (``CacheMethods``) and ``InvalidationOutcome``."""
 
 from __future__ import annotations
 
@@ -16,14 +15,6 @@ from cachekit.serializers import SerializerProtocol
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-UNSET: Any = _Unset()
 
 
 class InvalidationOutcome(enum.Enum):

@@ -9,7 +9,8 @@ and that the other languages decode; the others are stored as opaque bytes.
 
 Modules: ``base`` (the protocol), ``standard_serializer``, ``auto_serializer``,
 ``orjson_serializer``, ``arrow_serializer``, ``pickle_serializer``,
-``encryption_wrapper``; ``get_serializer`` (here) picks one by name.
+``encryption_wrapper``; ``get_serializer`` and ``SERIALIZER_REGISTRY``
+(here) pick one by name.
 """
 
 from __future__ import annotations
@@ -17,41 +18,53 @@ from __future__ import annotations
 from cachekit.errors import SerializationError
 from cachekit.serializers.arrow_serializer import ArrowSerializer
 from cachekit.serializers.auto_serializer import AutoSerializer
-from cachekit.serializers.base import SerializerProtocol
+from cachekit.serializers.base import SerializationFormat, SerializationMetadata, SerializerProtocol, format_tag
 from cachekit.serializers.encryption_wrapper import EncryptionWrapper
 from cachekit.serializers.orjson_serializer import OrjsonSerializer
 from cachekit.serializers.pickle_serializer import PickleSerializer
 from cachekit.serializers.standard_serializer import DefaultSerializer, StandardSerializer
 
-_BY_NAME: dict[str, type] = {
+# Every serializer name ``@cache(serializer=...)`` and ``get_serializer`` take:
+# the reference SDK's names (``default``, ``std``, ``auto``, ``pythonic``,
+# ``orjson``, ``arrow``, ``encrypted``) and this package's (``standard``,
+# ``msgpack``, ``json``, ``pickle``).
+SERIALIZER_REGISTRY: dict[str, type] = {
+    "default": StandardSerializer,
     "std": StandardSerializer,
     "standard": StandardSerializer,
-    "default": StandardSerializer,
     "msgpack": StandardSerializer,
     "auto": AutoSerializer,
+    "pythonic": AutoSerializer,
     "orjson": OrjsonSerializer,
     "json": OrjsonSerializer,
     "arrow": ArrowSerializer,
     "pickle": PickleSerializer,
+    "encrypted": EncryptionWrapper,
 }
+_INTEGRITY = (StandardSerializer, AutoSerializer, OrjsonSerializer, ArrowSerializer)
 
 
-def get_serializer(spec: str | SerializerProtocol | None) -> SerializerProtocol:
-    """A serializer from a name (``"std"``, ``"auto"``, ``"orjson"``, ``"arrow"``,
-    ``"pickle"``), an instance, or ``None`` (standard)."""
+def get_serializer(spec: str | SerializerProtocol | None, enable_integrity_checking: bool = True) -> SerializerProtocol:
+    """A serializer from a name (see ``SERIALIZER_REGISTRY``), an instance, or
+    ``None`` (standard). ``enable_integrity_checking`` is the reference SDK's
+    parameter, passed to the serializers that take it (the core verifies
+    every entry's checksum whatever it says)."""
     if spec is None:
-        return StandardSerializer()
+        return StandardSerializer(enable_integrity_checking)
     if isinstance(spec, str):
-        cls = _BY_NAME.get(spec.lower())
+        cls = SERIALIZER_REGISTRY.get(spec.lower())
         if cls is None:
-            raise ValueError(f"unknown serializer {spec!r}; known: std, auto, orjson, arrow, pickle")
+            raise ValueError(f"unknown serializer {spec!r}; known: {', '.join(SERIALIZER_REGISTRY)}")
+        if cls in _INTEGRITY:
+            return cls(enable_integrity_checking=enable_integrity_checking)
         return cls()
     if not isinstance(spec, SerializerProtocol):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError("serializer must be a name or an object with name, serialize() and deserialize()")
+        raise TypeError("serializer must be a name or an object with serialize() and deserialize()")
     return spec
 
 
 __all__ = [
+    "SERIALIZER_REGISTRY",
     "ArrowSerializer",
     "AutoSerializer",
     "DefaultSerializer",
@@ -59,7 +72,10 @@ __all__ = [
     "OrjsonSerializer",
     "PickleSerializer",
     "SerializationError",
+    "SerializationFormat",
+    "SerializationMetadata",
     "SerializerProtocol",
     "StandardSerializer",
+    "format_tag",
     "get_serializer",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from cachekit.serializers.base import SerializationFormat, SerializationMetadata
+
 
 def arrow_bytes(obj: Any) -> bytes:
     try:
@@ -52,17 +54,20 @@ def from_arrow(data: bytes, fmt: str) -> Any:
 
 class ArrowSerializer:
     """DataFrames as Arrow IPC streams (pandas, polars, pyarrow). ``return_format``
-    is ``"pandas"`` (default), ``"polars"`` or ``"pyarrow"``. Tagged ``"arrow"``."""
+    is ``"pandas"`` (default), ``"polars"`` or ``"arrow"`` (a ``pyarrow.Table``,
+    the reference SDK's name; ``"pyarrow"`` is kept as an alias). Tagged ``"arrow"``."""
 
     name: str = "arrow"
 
-    def __init__(self, return_format: str = "pandas") -> None:
-        if return_format not in ("pandas", "polars", "pyarrow"):
-            raise ValueError(f'return_format must be "pandas", "polars" or "pyarrow", not {return_format!r}')
+    def __init__(self, return_format: str = "pandas", enable_integrity_checking: bool = True) -> None:
+        if return_format not in ("pandas", "polars", "arrow", "pyarrow"):
+            raise ValueError(f'return_format must be "pandas", "polars" or "arrow", not {return_format!r}')
         self.return_format: str = return_format
+        self.enable_integrity_checking: bool = bool(enable_integrity_checking)  # the core verifies every entry
+        self._metadata: SerializationMetadata = SerializationMetadata(SerializationFormat.ARROW)
 
-    def serialize(self, obj: Any) -> bytes:
-        return arrow_bytes(obj)
+    def serialize(self, obj: Any) -> tuple[bytes, SerializationMetadata]:
+        return arrow_bytes(obj), self._metadata
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes, metadata: Any = None) -> Any:
         return from_arrow(data, self.return_format)

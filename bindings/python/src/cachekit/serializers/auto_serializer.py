@@ -12,6 +12,7 @@ from typing import Any
 import msgpack
 
 from cachekit.serializers.arrow_serializer import arrow_bytes, from_arrow
+from cachekit.serializers.base import SerializationFormat, SerializationMetadata
 
 _packb: Callable[..., bytes] = msgpack.packb  # pyright: ignore[reportAssignmentType]
 
@@ -28,6 +29,10 @@ class AutoSerializer:
     Readable from Python only."""
 
     name: str = "auto"
+
+    def __init__(self, enable_integrity_checking: bool = True) -> None:
+        self.enable_integrity_checking: bool = bool(enable_integrity_checking)  # the core verifies every entry
+        self._metadata: SerializationMetadata = SerializationMetadata(SerializationFormat.AUTO)
 
     def _pack(self, obj: Any) -> bytes:
         return _packb(obj, default=self._default, use_bin_type=True, strict_types=True, datetime=False)
@@ -115,8 +120,8 @@ class AutoSerializer:
             return from_arrow(data, "pandas")
         return msgpack.ExtType(code, data)
 
-    def serialize(self, obj: Any) -> bytes:
-        return self._pack(obj)
+    def serialize(self, obj: Any) -> tuple[bytes, SerializationMetadata]:
+        return self._pack(obj), self._metadata
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes, metadata: Any = None) -> Any:
         return msgpack.unpackb(data, raw=False, ext_hook=self._ext, strict_map_key=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachekit.serializers.base import SerializerProtocol
+from cachekit.serializers.base import SerializerProtocol, format_tag
 from cachekit.serializers.standard_serializer import StandardSerializer
 
 
@@ -43,12 +43,12 @@ class EncryptionWrapper:
 
     @property
     def name(self) -> str:
-        return self.serializer.name
+        return format_tag(self.serializer)
 
-    def serialize(self, obj: Any) -> bytes:
+    def serialize(self, obj: Any) -> Any:
         return self.serializer.serialize(obj)
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes, metadata: Any = None) -> Any:
         return self.serializer.deserialize(data)
 
     def core_options(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import logging
 import pickle
 from typing import Any
 
+from cachekit.serializers.base import SerializationFormat, SerializationMetadata
+
 _log = logging.getLogger("cachekit")
 
 
@@ -18,16 +20,17 @@ class PickleSerializer:
 
     def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
         self.protocol: int = protocol
+        self._metadata: SerializationMetadata = SerializationMetadata(SerializationFormat.PICKLE)
         _log.warning(
             "cachekit: PickleSerializer is in use; unpickling cached bytes runs arbitrary code if "
             + "anyone else can write to the cache. Prefer the standard or auto serializer."
         )
 
-    def serialize(self, obj: Any) -> bytes:
+    def serialize(self, obj: Any) -> tuple[bytes, SerializationMetadata]:
         try:
-            return pickle.dumps(obj, protocol=self.protocol)
+            return pickle.dumps(obj, protocol=self.protocol), self._metadata
         except (pickle.PicklingError, AttributeError) as e:
             raise TypeError(f"PickleSerializer: {e}") from e
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes, metadata: Any = None) -> Any:
         return pickle.loads(data)

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgpack
 
+from cachekit.serializers.base import SerializationFormat, SerializationMetadata
+
 _packb: Callable[..., bytes] = msgpack.packb  # pyright: ignore[reportAssignmentType]
 _unpackb: Callable[..., Any] = msgpack.unpackb
 
@@ -58,13 +60,19 @@ class StandardSerializer:
 
     name: str = "msgpack"
 
-    def serialize(self, obj: Any) -> bytes:
+    def __init__(self, enable_integrity_checking: bool = True) -> None:
+        # Accepted as the reference SDK's parameter; the core checksums
+        # (xxHash3-64) and verifies every entry whatever it says.
+        self.enable_integrity_checking: bool = bool(enable_integrity_checking)
+        self._metadata: SerializationMetadata = SerializationMetadata(SerializationFormat.MSGPACK)
+
+    def serialize(self, obj: Any) -> tuple[bytes, SerializationMetadata]:
         try:
-            return _packb(obj, default=_std_default, use_bin_type=True, datetime=False)
+            return _packb(obj, default=_std_default, use_bin_type=True, datetime=False), self._metadata
         except OverflowError as e:
             raise TypeError(f"StandardSerializer: integer out of the 64-bit range: {e}") from e
 
-    def deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes, metadata: Any = None) -> Any:
         if b"__" in data:  # may hold date/time marker maps: decode them
             return _unpackb(data, raw=False, object_hook=_std_hook, strict_map_key=False)
         return _unpackb(data, raw=False, strict_map_key=False)
