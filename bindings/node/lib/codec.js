@@ -19,15 +19,7 @@
 // drops a leading BOM. The protocol's reader vectors pin all of these.
 
 const { Packr, addExtension } = require('msgpackr');
-
-/** An error of cachekit; `code` names the kind (ENCODE, INVALID_KEY, ...). */
-class CachekitError extends Error {
-  constructor(code, message, options) {
-    super(message, options);
-    this.name = 'CachekitError';
-    this.code = code;
-  }
-}
+const { CachekitError, UndecodableError } = require('./errors');
 
 /** Base of the argument types msgpackr cannot express; private. */
 class Raw {}
@@ -387,14 +379,6 @@ class Ext {
   }
 }
 
-/** The bytes could be read as MessagePack but not as a value (a bad marker). */
-class UndecodableError extends CachekitError {
-  constructor(message) {
-    super('UNDECODABLE', message);
-    this.name = 'UndecodableError';
-  }
-}
-
 const OFFSET_RE = /(?:[zZ]|[+-]\d\d:?\d\d)$/;
 
 // Marker values are what Python's isoformat writes (and RFC 3339); a
@@ -634,8 +618,6 @@ function decodeValue(buf) {
 }
 
 module.exports = {
-  CachekitError,
-  UndecodableError,
   Float,
   Uuid,
   Timestamp,
