@@ -25,6 +25,8 @@ because no Python code takes part in them:
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import enum
 import json
 import pathlib
 import subprocess
@@ -36,7 +38,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from cachekit import cache
+from cachekit import InteropError, cache, generate_interop_key
 from cachekit.errors import EncryptionError
 from cachekit.serializers import EncryptionWrapper, StandardSerializer
 from conftest import redis_cli, redis_cli_raw
@@ -409,3 +411,53 @@ def test_master_key_raw_reject(vec: dict[str, Any]) -> None:
         cache.secure(master_key=raw, backend=None)(_fn)
     with pytest.raises(EncryptionError):
         cache(serializer=EncryptionWrapper(master_key=raw), backend=None)(_fn)
+
+
+# ---------------------------------------------------------------- the protocol's Python conveniences
+
+
+class _Color(enum.Enum):
+    RED = "red"
+
+
+# The interop keys PyPI cachekit 0.24.1 derives for these arguments
+# (cachekit.interop.generate_interop_key("users", "op", [arg]), recorded by
+# running it): an Enum is hashed as its value, a Decimal as str(), a PurePath
+# as its POSIX string.
+CONVENIENCE_KEYS = [
+    ("enum", _Color.RED, "red", "users:op:91874aec76e91736f54c3a2e42ca9d49b89c2b7b1e03ebcd2f695c8ead8f1d3d"),
+    ("decimal", decimal.Decimal("1.50"), "1.50",
+     "users:op:fea2a030cacf7137cb5931644c7caa6203ba21e0ca8bca13c7d470119e255ea2"),
+    ("posix-path", pathlib.PurePosixPath("/a/b"), "/a/b",
+     "users:op:fa71786dfd50c2da55c95c64445385884267b51b07697dbf681bcda30ebd47c1"),
+    ("windows-path", pathlib.PureWindowsPath("C:\\a\\b"), "C:/a/b",
+     "users:op:936da2e46d7666234f163a04eee6ae5f8a6c9f195bdf6740e2703fa21381af8f"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "arg", "plain", "key"), CONVENIENCE_KEYS, ids=[c[0] for c in CONVENIENCE_KEYS])
+def test_a_python_convenience_argument_has_the_reference_sdks_interop_key(
+    redis_url: str, name: str, arg: Any, plain: str, key: str
+) -> None:
+    @cache(interop="op", namespace="users")
+    def op(x: Any) -> int:
+        return 1
+
+    assert op.cache_key(arg) == key
+    assert generate_interop_key("users", "op", [arg]) == key
+
+
+@pytest.mark.parametrize(("name", "arg", "plain", "key"), CONVENIENCE_KEYS, ids=[c[0] for c in CONVENIENCE_KEYS])
+def test_a_python_convenience_argument_is_keyed_as_its_plain_value_in_envelope_mode(
+    redis_url: str, ns: str, name: str, arg: Any, plain: str, key: str
+) -> None:
+    @cache(namespace=ns)
+    def op(x: Any) -> int:
+        return 1
+
+    assert op.cache_key(arg) == op.cache_key(plain)
+
+
+def test_a_date_argument_has_no_interop_key(redis_url: str) -> None:
+    with pytest.raises(InteropError):
+        generate_interop_key("users", "op", [dt.date(2024, 1, 2)])

@@ -17,7 +17,7 @@ from typing import Any
 
 from cachekit import _core, _ffi
 from cachekit._ffi import CK_OK, CkBuf, lib
-from cachekit.decorator._context import Context, OutParams, Uncached
+from cachekit.decorator._context import Context, OutParams
 from cachekit.decorator._tracing import tracer as make_tracer
 
 log = logging.getLogger("cachekit")
@@ -113,6 +113,7 @@ def async_wrapper(c: Context) -> Any:
     store = c.store
     lookup_failed = c.lookup_failed
     undecodable = c.undecodable
+    unkeyable = c.unkeyable
     hit = c.counter.hit
     miss = c.counter.miss
     abort = lib.ck_lease_abort
@@ -139,7 +140,8 @@ def async_wrapper(c: Context) -> Any:
             return await func(*args, **kwargs), False
         try:
             a = encode(args, kwargs)
-        except Uncached:
+        except TypeError as e:  # no key for this call: fail-open (interop: raised)
+            unkeyable(e, args, kwargs)
             return await func(*args, **kwargs), False
         # An L1 hit in one foreign call on the loop thread (no I/O).
         try:

@@ -136,6 +136,20 @@ class Context:
             # blocking an event loop); the caller recomputes.
             ns.discard(op, a, f"{tag} cannot decode it: {e}")
 
+        def unkeyable(e: TypeError, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            """A call whose key cannot be built runs uncached with a warning (as the
+            reference SDK); in interop mode the error is raised (the protocol: fail loud)."""
+            if isinstance(e, Uncached):
+                return  # key= failed: already warned
+            if interop:
+                raise e
+            try:
+                binder.sig.bind(*args, **kwargs)
+            except TypeError:
+                return  # not a valid call of the function: calling it raises the right error
+            log.warning("cachekit: no cache key for this call of %s (%s); it runs uncached", fname, e)
+
         self.store: Callable[..., None] = store
+        self.unkeyable: Callable[[TypeError, tuple[Any, ...], dict[str, Any]], None] = unkeyable
         self.lookup_failed: Callable[[int], None] = lookup_failed
         self.undecodable: Callable[[Exception, bytes], None] = undecodable

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cachekit._ffi import lib
-from cachekit.decorator._context import Context, OutParams, Uncached
+from cachekit.decorator._context import Context, OutParams
 from cachekit.decorator._tracing import tracer as make_tracer
 
 log = logging.getLogger("cachekit")
@@ -48,6 +48,7 @@ def sync_wrapper(c: Context) -> Any:
     store = c.store
     lookup_failed = c.lookup_failed
     undecodable = c.undecodable
+    unkeyable = c.unkeyable
     hit = c.counter.hit
     miss = c.counter.miss
     fill = lib.ck_fill_begin_borrowed
@@ -73,7 +74,8 @@ def sync_wrapper(c: Context) -> Any:
             return func(*args, **kwargs), False
         try:
             a = encode(args, kwargs)
-        except Uncached:
+        except TypeError as e:  # no key for this call: fail-open (interop: raised)
+            unkeyable(e, args, kwargs)
             return func(*args, **kwargs), False
         try:
             o = tls.o
@@ -121,7 +123,8 @@ def sync_wrapper(c: Context) -> Any:
                 return func(*args, **kwargs)
             try:
                 a = encode(args, kwargs)
-            except Uncached:
+            except TypeError as e:  # no key for this call: fail-open (interop: raised)
+                unkeyable(e, args, kwargs)
                 return func(*args, **kwargs)
             try:
                 o = tls.o
