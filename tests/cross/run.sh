@@ -60,5 +60,11 @@ done
 # The two formats never share a key: an envelope entry is not an interop hit.
 check "formats do not share entries" "$bin/cross" read interop "cross-$$-envelope" --expect-miss
 
+# Ours beside the reference SDK (PyPI cachekit 0.24.1, its own virtualenv):
+# interop entries shared both ways, plain and encrypted, and the
+# configurations that used to stop sharing silently now fail loudly.
+check "python beside PyPI cachekit 0.24.1 (tests/cross/reference_sdk)" \
+  env CACHEKIT_PYTHON="$py" "$here/reference_sdk/run.sh"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
