@@ -18,9 +18,10 @@
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
 
-use cachekit::codec::{self, Limits};
+use cachekit::internals::codec::{self, Limits};
 use cachekit::ffi::{ck_buf, ck_buf_free, ck_cache, ck_cache_free, ck_cache_new, ck_client, ck_client_free, ck_client_new, ck_get, ck_get_borrowed, ck_set, ck_status};
-use cachekit::{key, CacheOptions, Client, Config};
+use cachekit::internals::key;
+use cachekit::{CacheOptions, Client, Config};
 use std::ffi::CString;
 use std::hint::black_box;
 use std::sync::Barrier;

@@ -79,6 +79,17 @@ typedef struct ck_buf {
   size_t len;
 } ck_buf;
 
+// Completion of an asynchronous call. Called exactly once, from a library
+// thread. `value` is owned by the receiver (release it with `ck_buf_free`):
+// the value on success, the error message when `status` is not `CK_OK`.
+// `found` is true for a hit (get, fill) or an existing entry (delete).
+// `lease` is non-NULL when a fill made the receiver the one who computes.
+typedef void (*ck_completion)(void *user_data,
+                              enum ck_status status,
+                              struct ck_buf value,
+                              bool found,
+                              struct ck_lease *lease);
+
 // The callbacks of a foreign backend. Each returns a negative number on
 // failure: -3 (`CK_BACKEND_EXCLUDED`) is a failure excluded from the circuit breaker (the call
 // fails open and the error is counted, nothing else moves); any other
@@ -112,25 +123,9 @@ typedef struct ck_backend_vtable {
 // any thread, including the library's own.
 typedef void (*ck_log_callback)(void *user_data, uint8_t level, const char *json);
 
-// Completion of an asynchronous call. Called exactly once, from a library
-// thread. `value` is owned by the receiver (release it with `ck_buf_free`):
-// the value on success, the error message when `status` is not `CK_OK`.
-// `found` is true for a hit (get, fill) or an existing entry (delete).
-// `lease` is non-NULL when a fill made the receiver the one who computes.
-typedef void (*ck_completion)(void *user_data,
-                              enum ck_status status,
-                              struct ck_buf value,
-                              bool found,
-                              struct ck_lease *lease);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// The name of a status, as spelled in this header (`"CK_BACKEND"`), or
-// `"CK_UNKNOWN"` for a number that is not a status. The string is static:
-// never free it. Wrappers use it instead of tables of their own.
-const char *ck_status_name(uint32_t status);
 
 // The ABI version of this library (`CK_ABI_VERSION` of the header it was built with).
 uint32_t ck_abi_version(void);
@@ -138,64 +133,100 @@ uint32_t ck_abi_version(void);
 // The library version, a static NUL-terminated string such as "0.1.0".
 const char *ck_version(void);
 
-// The message of the last failed call on this thread (empty if none). The
-// pointer stays valid until the next failing call on this thread.
-const char *ck_last_error(void);
-
 // Release a buffer returned by the library; sets it to empty. Safe to call
 // on an empty buffer or twice.
 void ck_buf_free(struct ck_buf *buf);
 
-// Create a client. `config_json` (may be NULL) is a JSON object of explicit
-// settings (`redis_url`, `default_ttl`, `l1_max_size_mb`, ...) that override
-// the `CACHEKIT_*` environment variables. Without any Redis URL the client
-// is L1-only. No connection is made until first use.
-enum ck_status ck_client_new(const char *config_json, struct ck_client **out_client);
+// Asynchronous `ck_get`. An L1 hit (or a miss with no L2) is answered at
+// once, on the calling thread: `*out_pending` is false and `*out_value` /
+// `*out_found` are set. Otherwise `*out_pending` is true and `callback`
+// receives the result later; no thread waits for Redis meanwhile.
+enum ck_status ck_get_async(const struct ck_cache *cache,
+                            const char *operation,
+                            const uint8_t *args,
+                            size_t args_len,
+                            ck_completion callback,
+                            void *user_data,
+                            struct ck_buf *out_value,
+                            bool *out_found,
+                            bool *out_pending);
 
-// Create a client whose L2 is the host language's own backend, given as
-// callbacks (see `ck_backend_vtable`), instead of Redis. `config_json` as
-// for `ck_client_new` (its `redis_url` is ignored). The callbacks are
-// called from library threads, never from an event-loop thread; a foreign
-// backend has no locks or pub/sub, so fills are single-flight within the
-// process only.
-enum ck_status ck_client_new_with_backend(const char *config_json,
-                                          const struct ck_backend_vtable *backend,
-                                          struct ck_client **out_client);
+// Asynchronous `ck_fill_begin`. Answered at once (`*out_pending` false)
+// on an L1 hit, or with a lease when no one else is filling and there is no
+// L2 to ask; otherwise `callback` receives either the value (`found` true)
+// or a lease (`lease` non-NULL) later. Waiting for another caller's fill
+// never blocks a thread.
+enum ck_status ck_fill_begin_async(const struct ck_cache *cache,
+                                   const char *operation,
+                                   const uint8_t *args,
+                                   size_t args_len,
+                                   ck_completion callback,
+                                   void *user_data,
+                                   struct ck_buf *out_value,
+                                   struct ck_lease **out_lease,
+                                   bool *out_pending);
 
-// Called by a foreign backend's `get` callback to hand over the value it
-// found (copied; may be called more than once to append).
-enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t len);
+// Asynchronous `ck_lease_complete`: the value is in L1 and handed to the
+// waiters before this returns; the L2 write happens in the background and
+// `callback` (may be NULL) receives its status. Consumes the lease.
+enum ck_status ck_lease_complete_async(struct ck_lease *lease,
+                                       const uint8_t *value,
+                                       size_t value_len,
+                                       int64_t ttl_ms,
+                                       ck_completion callback,
+                                       void *user_data);
 
-// Free a client. Caches made from it stay usable until they are freed.
-// First waits (at most 5 s) for the L2 writes this process made behind its
-// callers, as `ck_flush` does.
-void ck_client_free(struct ck_client *client);
+// Asynchronous `ck_set`: L1 at once, L2 in the background; `callback`
+// (may be NULL) receives the status of the L2 write.
+enum ck_status ck_set_async(const struct ck_cache *cache,
+                            const char *operation,
+                            const uint8_t *args,
+                            size_t args_len,
+                            const uint8_t *value,
+                            size_t value_len,
+                            int64_t ttl_ms,
+                            ck_completion callback,
+                            void *user_data);
 
-// Wait, at most `timeout_ms`, until the L2 writes this process made behind
-// its callers have ended. A completed lease (`ck_lease_complete`) returns
-// once the value is in L1 and the process's readers see it; its Redis write
-// follows in the background. Call this before the process exits (an
-// `atexit` hook), or its last writes may be lost. `*out_pending` (may be
-// NULL) receives the number of writes still under way (0: all ended).
-enum ck_status ck_flush(const struct ck_client *client, uint64_t timeout_ms, uint64_t *out_pending);
+// Asynchronous `ck_delete`: removed from L1 at once; `callback` receives
+// whether the entry existed once L2 answered.
+enum ck_status ck_delete_async(const struct ck_cache *cache,
+                               const char *operation,
+                               const uint8_t *args,
+                               size_t args_len,
+                               ck_completion callback,
+                               void *user_data);
 
-// Say that the host is shutting down, from its exit hook while its runtime
-// is still whole (Python: `atexit`). In order: waits at most `timeout_ms`
-// for the writes every client made behind its callers (`ck_flush` of all
-// clients), then stops calling into the host (no completion, log or
-// foreign-backend callback starts after this) and waits for the callbacks
-// already running on other threads, within the same `timeout_ms`.
-// `*out_pending` (may be NULL) receives the writes and callbacks still
-// under way at the deadline (0: the host may finalize).
-//
-// The rule this serves: a host that ends threads which call into it while
-// it exits (CPython ends them with `pthread_exit`, whose forced unwind
-// aborts the process when it meets this library's frames) must call
-// `ck_shutdown` before it starts to. Blocking calls keep working after it
-// (L1 and Redis, without callbacks); an asynchronous call that would
-// answer through its callback later returns `CK_CLOSED` instead, and the
-// callbacks of asynchronous writes are not called. Idempotent.
-enum ck_status ck_shutdown(uint64_t timeout_ms, uint64_t *out_pending);
+// As `ck_get`, but on a hit the value is lent, not copied: `*out_data`
+// stays valid until the next `*_borrowed` call on this thread (copy it
+// before). Nothing to free, so a hit costs one foreign call.
+enum ck_status ck_get_borrowed(const struct ck_cache *cache,
+                               const char *operation,
+                               const uint8_t *args,
+                               size_t args_len,
+                               const uint8_t **out_data,
+                               size_t *out_len,
+                               bool *out_found);
+
+// The event-loop fast path: `operation(args)` from L1 only. Never does
+// I/O, never blocks, never takes a lease. A value is lent as in
+// `ck_get_borrowed` (`*out_data` non-NULL); `*out_data` NULL means "ask
+// `ck_fill_begin_async`" (not in L1, or an early refresh is due).
+enum ck_status ck_peek_borrowed(const struct ck_cache *cache,
+                                const char *operation,
+                                const uint8_t *args,
+                                size_t args_len,
+                                const uint8_t **out_data,
+                                size_t *out_len);
+
+// As `ck_fill_begin`, but a found value is lent as in `ck_get_borrowed`.
+enum ck_status ck_fill_begin_borrowed(const struct ck_cache *cache,
+                                      const char *operation,
+                                      const uint8_t *args,
+                                      size_t args_len,
+                                      const uint8_t **out_data,
+                                      size_t *out_len,
+                                      struct ck_lease **out_lease);
 
 // Open a namespace. `options_json` (may be NULL) is a JSON object of
 // per-namespace options (README, "Per-namespace options"): `ttl`,
@@ -289,6 +320,71 @@ enum ck_status ck_clear_operation(const struct ck_cache *cache,
                                   const char *operation,
                                   uint64_t *out_deleted);
 
+// Health of the namespace as a JSON object (namespace, backend, L1 and
+// outcome counters, encryption fingerprint, settings without secrets).
+enum ck_status ck_health(const struct ck_cache *cache, struct ck_buf *out_json);
+
+// Active health check: `ck_health` plus a PING of the L2 with its latency.
+enum ck_status ck_check_health(const struct ck_cache *cache, struct ck_buf *out_json);
+
+// Create a client. `config_json` (may be NULL) is a JSON object of explicit
+// settings (`redis_url`, `default_ttl`, `l1_max_size_mb`, ...) that override
+// the `CACHEKIT_*` environment variables. Without any Redis URL the client
+// is L1-only. No connection is made until first use.
+enum ck_status ck_client_new(const char *config_json, struct ck_client **out_client);
+
+// Create a client whose L2 is the host language's own backend, given as
+// callbacks (see `ck_backend_vtable`), instead of Redis. `config_json` as
+// for `ck_client_new` (its `redis_url` is ignored). The callbacks are
+// called from library threads, never from an event-loop thread; a foreign
+// backend has no locks or pub/sub, so fills are single-flight within the
+// process only.
+enum ck_status ck_client_new_with_backend(const char *config_json,
+                                          const struct ck_backend_vtable *backend,
+                                          struct ck_client **out_client);
+
+// Called by a foreign backend's `get` callback to hand over the value it
+// found (copied; may be called more than once to append).
+enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t len);
+
+// Free a client. Caches made from it stay usable until they are freed.
+// First waits (within the client's `close_flush_timeout`) for the L2
+// writes this process made behind its callers, as `ck_flush` does.
+void ck_client_free(struct ck_client *client);
+
+// Wait, at most `timeout_ms`, until the L2 writes this process made behind
+// its callers have ended. A completed lease (`ck_lease_complete`) returns
+// once the value is in L1 and the process's readers see it; its Redis write
+// follows in the background. Call this before the process exits (an
+// `atexit` hook), or its last writes may be lost. `*out_pending` (may be
+// NULL) receives the number of writes still under way (0: all ended).
+enum ck_status ck_flush(const struct ck_client *client, uint64_t timeout_ms, uint64_t *out_pending);
+
+// Say that the host is shutting down, from its exit hook while its runtime
+// is still whole (Python: `atexit`). In order: waits at most `timeout_ms`
+// for the writes every client made behind its callers (`ck_flush` of all
+// clients), then stops calling into the host (no completion, log or
+// foreign-backend callback starts after this) and waits for the callbacks
+// already running on other threads, within the same `timeout_ms`.
+// `*out_pending` (may be NULL) receives the writes and callbacks still
+// under way at the deadline (0: the host may finalize).
+//
+// The rule this serves: a host that ends threads which call into it while
+// it exits (CPython ends them with `pthread_exit`, whose forced unwind
+// aborts the process when it meets this library's frames) must call
+// `ck_shutdown` before it starts to. Blocking calls keep working after it
+// (L1 and Redis, without callbacks); an asynchronous call that would
+// answer through its callback later returns `CK_CLOSED` instead, and the
+// callbacks of asynchronous writes are not called. Idempotent.
+enum ck_status ck_shutdown(uint64_t timeout_ms, uint64_t *out_pending);
+
+// Prometheus exposition text (format 0.0.4) of every cache of this client:
+// `redis_cache_operations_total`, `redis_cache_operation_duration_seconds`,
+// `redis_circuit_breaker_state`, `redis_connection_pool_utilization`,
+// `redis_connection_pool_usage`, `redis_serialization_fallbacks_total` and
+// `cachekit_l1_*`. Hand it to the web framework's `/metrics` handler.
+enum ck_status ck_metrics(const struct ck_client *client, struct ck_buf *out_text);
+
 // The miss path with stampede protection. Three outcomes:
 // - hit: `*out_value` holds the value, `*out_lease` is NULL;
 // - miss: `*out_value` is empty and `*out_lease` is a lease: compute the
@@ -323,20 +419,6 @@ enum ck_status ck_lease_complete(struct ck_lease *lease,
 // cached; a waiting caller takes over. Consumes the lease; NULL is a no-op.
 void ck_lease_abort(struct ck_lease *lease);
 
-// Health of the namespace as a JSON object (namespace, backend, L1 and
-// outcome counters, encryption fingerprint, settings without secrets).
-enum ck_status ck_health(const struct ck_cache *cache, struct ck_buf *out_json);
-
-// Active health check: `ck_health` plus a PING of the L2 with its latency.
-enum ck_status ck_check_health(const struct ck_cache *cache, struct ck_buf *out_json);
-
-// Prometheus exposition text (format 0.0.4) of every cache of this client:
-// `redis_cache_operations_total`, `redis_cache_operation_duration_seconds`,
-// `redis_circuit_breaker_state`, `redis_connection_pool_utilization`,
-// `redis_connection_pool_usage`, `redis_serialization_fallbacks_total` and
-// `cachekit_l1_*`. Hand it to the web framework's `/metrics` handler.
-enum ck_status ck_metrics(const struct ck_client *client, struct ck_buf *out_text);
-
 // Register the process-wide log callback (NULL: back to stderr) and the
 // lowest level to deliver. Without a callback, events at or above
 // `LOG_LEVEL` (default WARNING) go to stderr.
@@ -346,96 +428,14 @@ enum ck_status ck_set_log_callback(ck_log_callback callback, void *user_data, ui
 // from this thread.
 enum ck_status ck_set_correlation_id(const char *correlation_id);
 
-// Asynchronous `ck_get`. An L1 hit (or a miss with no L2) is answered at
-// once, on the calling thread: `*out_pending` is false and `*out_value` /
-// `*out_found` are set. Otherwise `*out_pending` is true and `callback`
-// receives the result later; no thread waits for Redis meanwhile.
-enum ck_status ck_get_async(const struct ck_cache *cache,
-                            const char *operation,
-                            const uint8_t *args,
-                            size_t args_len,
-                            ck_completion callback,
-                            void *user_data,
-                            struct ck_buf *out_value,
-                            bool *out_found,
-                            bool *out_pending);
+// The name of a status, as spelled in this header (`"CK_BACKEND"`), or
+// `"CK_UNKNOWN"` for a number that is not a status. The string is static:
+// never free it. Wrappers use it instead of tables of their own.
+const char *ck_status_name(uint32_t status);
 
-// Asynchronous `ck_fill_begin`. Answered at once (`*out_pending` false)
-// on an L1 hit, or with a lease when no one else is filling and there is no
-// L2 to ask; otherwise `callback` receives either the value (`found` true)
-// or a lease (`lease` non-NULL) later. Waiting for another caller's fill
-// never blocks a thread.
-enum ck_status ck_fill_begin_async(const struct ck_cache *cache,
-                                   const char *operation,
-                                   const uint8_t *args,
-                                   size_t args_len,
-                                   ck_completion callback,
-                                   void *user_data,
-                                   struct ck_buf *out_value,
-                                   struct ck_lease **out_lease,
-                                   bool *out_pending);
-
-// Asynchronous `ck_lease_complete`: the value is in L1 and handed to the
-// waiters before this returns; the L2 write happens in the background and
-// `callback` (may be NULL) receives its status. Consumes the lease.
-enum ck_status ck_lease_complete_async(struct ck_lease *lease,
-                                       const uint8_t *value,
-                                       size_t value_len,
-                                       int64_t ttl_ms,
-                                       ck_completion callback,
-                                       void *user_data);
-
-// Asynchronous `ck_set`: L1 at once, L2 in the background; `callback`
-// (may be NULL) receives the status of the L2 write.
-enum ck_status ck_set_async(const struct ck_cache *cache,
-                            const char *operation,
-                            const uint8_t *args,
-                            size_t args_len,
-                            const uint8_t *value,
-                            size_t value_len,
-                            int64_t ttl_ms,
-                            ck_completion callback,
-                            void *user_data);
-
-// Asynchronous `ck_delete`: removed from L1 at once; `callback` receives
-// whether the entry existed once L2 answered.
-enum ck_status ck_delete_async(const struct ck_cache *cache,
-                               const char *operation,
-                               const uint8_t *args,
-                               size_t args_len,
-                               ck_completion callback,
-                               void *user_data);
-
-// As `ck_get`, but on a hit the value is lent, not copied: `*out_data`
-// stays valid until the next `*_borrowed` call on this thread (copy it
-// before). Nothing to free, so a hit costs one foreign call.
-enum ck_status ck_get_borrowed(const struct ck_cache *cache,
-                               const char *operation,
-                               const uint8_t *args,
-                               size_t args_len,
-                               const uint8_t **out_data,
-                               size_t *out_len,
-                               bool *out_found);
-
-// The event-loop fast path: `operation(args)` from L1 only. Never does
-// I/O, never blocks, never takes a lease. A value is lent as in
-// `ck_get_borrowed` (`*out_data` non-NULL); `*out_data` NULL means "ask
-// `ck_fill_begin_async`" (not in L1, or an early refresh is due).
-enum ck_status ck_peek_borrowed(const struct ck_cache *cache,
-                                const char *operation,
-                                const uint8_t *args,
-                                size_t args_len,
-                                const uint8_t **out_data,
-                                size_t *out_len);
-
-// As `ck_fill_begin`, but a found value is lent as in `ck_get_borrowed`.
-enum ck_status ck_fill_begin_borrowed(const struct ck_cache *cache,
-                                      const char *operation,
-                                      const uint8_t *args,
-                                      size_t args_len,
-                                      const uint8_t **out_data,
-                                      size_t *out_len,
-                                      struct ck_lease **out_lease);
+// The message of the last failed call on this thread (empty if none). The
+// pointer stays valid until the next failing call on this thread.
+const char *ck_last_error(void);
 
 #ifdef __cplusplus
 }  // extern "C"

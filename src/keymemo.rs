@@ -90,6 +90,7 @@ pub fn put(owner: u64, operation: &str, args: &[u8], key: Arc<str>) {
 }
 
 /// Entries remembered by this thread.
+#[cfg(test)]
 pub fn len() -> usize {
     MEMO.with(|m| m.borrow().len())
 }

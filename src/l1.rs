@@ -197,6 +197,7 @@ impl L1Namespace {
     /// Store `value` under `key` until `expires`. Returns false when the value
     /// is too large for this L1 (it is then not stored, and any older value
     /// under the key is removed so that L1 never serves a stale one).
+    #[cfg(test)]
     pub fn put(&self, key: &str, value: Bytes, expires: Option<Instant>) -> bool {
         self.put_with_refresh(key, value, expires, None)
     }

@@ -4,27 +4,64 @@
 //! connection, the key and value format of the cachekit protocol
 //! (MessagePack, LZ4, xxHash3-64, AES-256-GCM with HKDF keys) and the miss
 //! path. Language wrappers use it through the C ABI in [`ffi`]
-//! (`include/cachekit.h`); Rust programs use [`Client`] directly.
+//! (`include/cachekit.h`); Rust programs (and the Node.js addon) use
+//! [`Client`] directly.
+//!
+//! Layers, each using only the ones above it in this list:
+//! - `error`, `config` (settings and per-namespace options), `key`
+//!   (canonical arguments, key segments) and `keymemo`, `codec` (envelope,
+//!   interop values, encryption), `l1`, `observe` (log events, counters);
+//! - `keyspace`: every Redis key and channel name;
+//! - `reliability` (error classes, breaker, adaptive timeout,
+//!   backpressure, the `Op` enum) and `metrics`;
+//! - `backend` (Redis, a host language's callbacks: the only code that
+//!   names the `redis` crate), `runtime`, `writebehind`, `flight`;
+//! - `engine`: the per-namespace engine and per-process state;
+//! - `fill` (the miss path) and `invalidate` (deletes, clears, the subscriber);
+//! - `client`: the facade ([`Client`], [`Cache`]);
+//! - `ffi`: the C ABI, which only converts.
+//!
+//! `fork`, `host` and `weak_list` are process-level plumbing any layer may use.
 
-pub mod backend;
-pub mod client;
-pub mod codec;
-pub mod config;
-pub mod error;
+mod backend;
+mod client;
+mod codec;
+mod config;
+mod engine;
+mod error;
 pub mod ffi;
-pub mod fill;
-pub mod fork;
+mod fill;
+mod flight;
+mod fork;
 mod host;
-pub mod invalidate;
-pub mod key;
-pub mod keymemo;
-pub mod l1;
-pub mod metrics;
-pub mod observe;
-pub mod reliability;
+mod invalidate;
+mod key;
+mod keymemo;
+mod keyspace;
+mod l1;
+mod metrics;
+mod observe;
+mod reliability;
+mod runtime;
 mod weak_list;
+mod writebehind;
 
-pub use client::{Cache, CacheOptions, Client, Format};
-pub use fill::{Fill, Lease};
-pub use config::Config;
+pub use backend::foreign::ForeignBackend;
+pub use client::{Cache, Client, Pending, Ready};
+pub use config::{BackpressureConfig, BreakerConfig, CacheOptions, Config, Format, TimeoutConfig};
 pub use error::{Error, Result};
+pub use fill::{Fill, Lease};
+pub use l1::Bytes;
+
+/// Internals for the project's own tests and benchmarks (protocol vectors,
+/// planted entries). Not part of the API: it changes without notice.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::config::redact;
+    pub mod codec {
+        pub use crate::codec::*;
+    }
+    pub mod key {
+        pub use crate::key::*;
+    }
+}

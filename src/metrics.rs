@@ -12,7 +12,6 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVe
 const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// L2 operations whose latency is observed.
-pub const OPERATIONS: &[&str] = &["get", "set", "delete", "exists", "ttl", "clear", "ping", "lock", "unlock"];
 
 pub fn new_duration_histogram() -> HistogramVec {
     HistogramVec::new(

@@ -6,63 +6,93 @@
 //! now": the caller gets a miss or a write that only reached L1, never an
 //! error and never a queue.
 
-use crate::backend::ErrorClass;
+use crate::config::{BackpressureConfig, BreakerConfig, TimeoutConfig};
+use std::fmt;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Circuit breaker settings (the reference's `CircuitBreakerConfig`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerConfig {
-    pub enabled: bool,
-    /// Transient failures in a row that open the circuit.
-    pub failure_threshold: u32,
-    /// Successes in half-open that close it again.
-    pub success_threshold: u32,
-    /// Time the circuit stays open before trying half-open, seconds.
-    pub recovery_timeout: f64,
-    /// Trial requests let through while half-open.
-    pub half_open_requests: u32,
+/// How an L2 failure is to be treated (DESIGN section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Connection refused or dropped, timeout, LOADING, TRYAGAIN, pool
+    /// exhausted: worth retrying later; moves the circuit breaker.
+    Transient,
+    /// Authentication, protocol and configuration errors: retrying does not help.
+    Permanent,
+    /// A failure the user excluded from the circuit breaker (a foreign
+    /// backend's error of an excluded kind): the call fails open and the
+    /// error is counted, but neither the breaker nor the back-off moves.
+    Excluded,
 }
 
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        BreakerConfig { enabled: true, failure_threshold: 5, success_threshold: 3, recovery_timeout: 30.0, half_open_requests: 3 }
+/// A failed L2 operation.
+#[derive(Debug, Clone)]
+pub struct L2Error {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl fmt::Display for L2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = match self.class {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::Excluded => "excluded",
+        };
+        write!(f, "{c} L2 error: {}", self.message)
     }
 }
 
-/// Adaptive timeout settings (the reference's `TimeoutConfig`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimeoutConfig {
-    pub enabled: bool,
-    /// Lower bound of the adaptive timeout, seconds.
-    pub min_timeout: f64,
-    /// Upper bound, seconds.
-    pub max_timeout: f64,
-    /// Latencies remembered (sliding window), per kind of operation.
-    pub window_size: usize,
-    /// The timeout is this many times the P95 latency.
-    pub percentile_multiplier: f64,
+pub type L2Result<T> = Result<T, L2Error>;
+
+/// An L2 operation, as the gate times it and the metrics label it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Get,
+    Set,
+    Delete,
+    Exists,
+    Ttl,
+    Clear,
+    /// Take, renew or mark interest in a fill lock.
+    Lock,
+    /// Whether a fill lock is still held (labelled `exists`).
+    LockHeld,
+    Unlock,
 }
 
-impl Default for TimeoutConfig {
-    fn default() -> Self {
-        TimeoutConfig { enabled: true, min_timeout: 0.1, max_timeout: 10.0, window_size: 1000, percentile_multiplier: 2.0 }
+impl Op {
+    /// Every label of `redis_cache_operation_duration_seconds`, in order.
+    pub(crate) const LABELS: [&'static str; 9] = ["get", "set", "delete", "exists", "ttl", "clear", "ping", "lock", "unlock"];
+
+    /// The metric label's position in [`Op::LABELS`].
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Op::Get => 0,
+            Op::Set => 1,
+            Op::Delete => 2,
+            Op::Exists | Op::LockHeld => 3,
+            Op::Ttl => 4,
+            Op::Clear => 5,
+            Op::Lock => 7,
+            Op::Unlock => 8,
+        }
     }
-}
 
-/// Backpressure settings (the reference's `BackpressureConfig`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackpressureConfig {
-    pub enabled: bool,
-    pub max_concurrent_requests: usize,
-}
+    pub(crate) fn label(self) -> &'static str {
+        Op::LABELS[self.index()]
+    }
 
-impl Default for BackpressureConfig {
-    fn default() -> Self {
-        BackpressureConfig { enabled: true, max_concurrent_requests: 100 }
+    /// Which adaptive timeout the operation uses.
+    pub(crate) fn kind(self) -> OpKind {
+        match self {
+            Op::Lock | Op::LockHeld | Op::Unlock => OpKind::Lock,
+            Op::Clear => OpKind::Bulk,
+            _ => OpKind::Data,
+        }
     }
 }
 
@@ -433,13 +463,11 @@ impl Reliability {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     pub fn permanent_error(&self) -> Option<String> {
         self.breaker.lock().permanent_error.clone()
     }
 
-    pub fn breaker_config(&self) -> &BreakerConfig {
-        &self.breaker_cfg
-    }
 
     fn window_json(&self, kind: OpKind) -> Value {
         let w = self.window(kind);

@@ -66,7 +66,7 @@ fn client(s: &'static Store) -> Client {
         health: None,
         release: None,
     };
-    let foreign = cachekit::backend::foreign::ForeignBackend::new(vt).unwrap();
+    let foreign = cachekit::ForeignBackend::new(vt).unwrap();
     Client::with_backend(Config::load_with(None, |_| None).unwrap(), foreign).unwrap()
 }
 

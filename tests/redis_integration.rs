@@ -288,7 +288,7 @@ fn a_decompression_bomb_is_rejected_before_allocating() {
 #[test]
 fn an_entry_of_another_serializer_is_a_counted_miss() {
     let mut p = planted(NO_L1);
-    p.plant(&cachekit::codec::encode_envelope(b"{\"a\":1}", "json"));
+    p.plant(&cachekit::internals::codec::encode_envelope(b"{\"a\":1}", "json"));
     let before = stat(&p.cache, "format_mismatches");
     assert_eq!(p.read(), None);
     assert_eq!(stat(&p.cache, "format_mismatches"), before + 1);

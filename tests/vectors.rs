@@ -2,11 +2,11 @@
 //! `tests/vectors/*.json` (see tests/vectors/PROVENANCE.md), plus unit tests
 //! of the envelope and encryption round trips.
 
-use cachekit::codec::{
+use cachekit::internals::codec::{
     build_aad, check_document, decode_envelope, decode_envelope_raw, encode_envelope, open_container, parse_master_key_hex, CodecError,
     Container, Keyring, Limits,
 };
-use cachekit::key::{args_hash_hex, canonicalize_args, canonicalize_value, interop_key};
+use cachekit::internals::key::{args_hash_hex, canonicalize_args, canonicalize_value, interop_key};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -726,5 +726,5 @@ fn deep_but_allowed_input_and_thread_safety() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Keyring>();
     send_sync::<CodecError>();
-    send_sync::<cachekit::key::KeyError>();
+    send_sync::<cachekit::internals::key::KeyError>();
 }

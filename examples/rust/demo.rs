@@ -16,7 +16,7 @@ fn slow_square(n: i64) -> i64 {
 fn main() -> Result<(), cachekit::Error> {
     let client = Client::from_env(None)?;
     let where_ = match &client.config().redis_url {
-        Some(url) => format!("L1 + Redis at {}", cachekit::config::redact(url)),
+        Some(_) => format!("L1 + Redis at {}", client.config().redacted_redis_url().unwrap_or_default()),
         None => "L1 only (set CACHEKIT_REDIS_URL to add Redis)".to_string(),
     };
     println!("cachekit {} demo: {where_}", env!("CARGO_PKG_VERSION"));

@@ -1,47 +1,15 @@
-//! L2 backends: where entries live beyond this process.
+//! L2 backends: where entries live beyond this process, behind one
+//! operation-level API (nothing outside this folder names the `redis`
+//! crate).
 //!
 //! An enum rather than a trait object: the set is closed, dispatch is a
 //! branch, and async methods need no boxing.
 
 pub mod foreign;
-pub mod redis;
+mod redis;
 
-use std::fmt;
+pub(crate) use crate::reliability::{ErrorClass, L2Error, L2Result};
 use std::time::Duration;
-
-/// How an L2 failure is to be treated (DESIGN section 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Connection refused or dropped, timeout, LOADING, TRYAGAIN, pool
-    /// exhausted: worth retrying later; moves the circuit breaker.
-    Transient,
-    /// Authentication, protocol and configuration errors: retrying does not help.
-    Permanent,
-    /// A failure the user excluded from the circuit breaker (a foreign
-    /// backend's error of an excluded kind): the call fails open and the
-    /// error is counted, but neither the breaker nor the back-off moves.
-    Excluded,
-}
-
-/// A failed L2 operation.
-#[derive(Debug, Clone)]
-pub struct L2Error {
-    pub class: ErrorClass,
-    pub message: String,
-}
-
-impl fmt::Display for L2Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = match self.class {
-            ErrorClass::Transient => "transient",
-            ErrorClass::Permanent => "permanent",
-            ErrorClass::Excluded => "excluded",
-        };
-        write!(f, "{c} L2 error: {}", self.message)
-    }
-}
-
-pub type L2Result<T> = Result<T, L2Error>;
 
 /// A value read from L2 with its remaining lifetime (`None`: no expiry).
 #[derive(Debug, Clone)]
@@ -72,7 +40,95 @@ pub enum Backend {
     Foreign(foreign::ForeignBackend),
 }
 
+/// A write sent behind its caller on the caller's own connection (see
+/// [`Backend::send_behind`]).
+pub(crate) enum BehindWrite<'a> {
+    /// `SET key value PX ttl`.
+    Set { key: &'a str, value: &'a [u8], ttl: Duration },
+    /// The fenced write: lands only while `token` holds `lock_key`, then
+    /// releases it and announces the fill to waiting processes.
+    Fenced { key: &'a str, lock_key: &'a str, token: &'a str, value: &'a [u8], ttl: Duration },
+}
+
+/// Called with whether a write sent behind landed (`false`: its fence
+/// refused it), or its failure.
+pub(crate) type BehindDone = Box<dyn FnOnce(L2Result<bool>) + Send>;
+
+/// Where a write sent behind waits for its reply: [`BehindHandle::drain`]
+/// reads it now unless the connection's owner is using it.
+pub(crate) struct BehindHandle(redis::DirectHandle);
+
+impl BehindHandle {
+    pub(crate) fn drain(&self) {
+        redis::direct_drain(&self.0)
+    }
+}
+
+/// Messages of a subscription: (channel, payload).
+pub(crate) use redis::Subscriber;
+
+/// Mark this thread as a blocking caller for the duration of `f`: L2
+/// operations then run on a connection of this thread.
+pub(crate) fn as_blocking_caller<T>(f: impl FnOnce() -> T) -> T {
+    redis::as_blocking_caller(f)
+}
+
+/// The timeout the reliability gate gave the operation about to run on this thread.
+pub(crate) fn set_call_timeout(t: Option<Duration>) {
+    redis::set_call_timeout(t)
+}
+
+/// Whether `url` is a Redis URL the client can use.
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
+    redis::validate_url(url)
+}
+
 impl Backend {
+    /// The Redis backend of `url`. Must be called inside the runtime that
+    /// will drive its connections; no connection is made yet.
+    pub(crate) fn redis(cfg: &crate::config::Config, url: &str) -> Result<Backend, String> {
+        redis::RedisBackend::new(cfg, url).map(Backend::Redis)
+    }
+
+    /// Whether a completed fill's write may go behind its caller (Redis:
+    /// the process orders its own later operations after it).
+    pub(crate) fn writes_behind(&self) -> bool {
+        matches!(self, Backend::Redis(_))
+    }
+
+    /// Whether [`Backend::read_or_lock`] is one round trip here.
+    pub(crate) fn can_read_or_lock(&self) -> bool {
+        matches!(self, Backend::Redis(_))
+    }
+
+    /// (connections in the pool, connections whose last command reached the server).
+    pub(crate) fn pool_figures(&self) -> (u64, u64) {
+        match self {
+            Backend::Redis(r) => (r.pool_size() as u64, r.connected() as u64),
+            Backend::None | Backend::Foreign(_) => (0, 0),
+        }
+    }
+
+    /// A pub/sub connection; `None` when the backend has no pub/sub.
+    pub(crate) async fn pubsub(&self) -> Option<L2Result<Subscriber>> {
+        match self {
+            Backend::Redis(r) => Some(r.pubsub().await),
+            Backend::None | Backend::Foreign(_) => None,
+        }
+    }
+
+    /// Send `write` on this thread's own connection without waiting for
+    /// its reply: `done` gets the outcome when the thread's next command on
+    /// the connection (or a [`BehindHandle::drain`]) reads it. `Err(done)`
+    /// when that cannot be done now (not Redis, no working connection):
+    /// nothing was sent.
+    pub(crate) fn send_behind(&self, write: &BehindWrite<'_>, timeout: Duration, done: BehindDone) -> Result<BehindHandle, BehindDone> {
+        match self {
+            Backend::Redis(r) => r.write_behind(write, timeout, done).map(BehindHandle),
+            Backend::None | Backend::Foreign(_) => Err(done),
+        }
+    }
+
     pub fn is_none(&self) -> bool {
         matches!(self, Backend::None)
     }

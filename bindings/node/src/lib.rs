@@ -20,7 +20,7 @@
 //! rejects it if the task ended without an answer (a panic on the runtime
 //! drops the task and with it the guard).
 
-use cachekit::{Cache, CacheOptions, Client, Fill, Lease};
+use cachekit::{Cache, CacheOptions, Client, Fill, Lease, Ready};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi::{Env, JsDeferred};
@@ -67,7 +67,7 @@ fn ttl_of(ttl_ms: Option<f64>) -> Result<Option<Duration>> {
 /// Value bytes handed to JS as a `Buffer` copy. A copy costs less than an
 /// external buffer for the small values a cache mostly holds (no
 /// finalizer for the GC to run), and L1 keeps its own bytes.
-pub struct Bytes(cachekit::l1::Bytes);
+pub struct Bytes(cachekit::Bytes);
 
 impl ToNapiValue for Bytes {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
@@ -166,39 +166,19 @@ impl<T: Send + ToNapiValue + TypeName + 'static> Task for Blocking<T> {
     }
 }
 
-/// Start a background write whose completion settles the returned
-/// Promise. The core may call `done` before `start` returns (an encode
-/// error, or no L2 to write): an error then throws here, synchronously, as
-/// a programming error should; success resolves at once.
-fn background<'e>(env: &'e Env, start: impl FnOnce(Box<dyn FnOnce(cachekit::Result<()>) + Send>)) -> Result<Object<'e>> {
-    struct Slot {
-        settle: Option<Settle<()>>,
-        returned: bool,
-        immediate: Option<cachekit::Result<()>>,
-    }
-    let (settle, promise) = Settle::<()>::new(env)?;
-    let slot = Arc::new(std::sync::Mutex::new(Slot { settle: Some(settle), returned: false, immediate: None }));
-    let s2 = slot.clone();
-    start(Box::new(move |r| {
-        let mut g = s2.lock().unwrap_or_else(|p| p.into_inner());
-        if !g.returned {
-            g.immediate = Some(r);
-            return;
-        }
-        if let Some(st) = g.settle.take() {
-            drop(g);
-            st.settle(r.map(|_| |_: Env| Ok(())));
-        }
-    }));
-    let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
-    g.returned = true;
-    if let Some(r) = g.immediate.take() {
-        // Settled here either way: a deferred left pending would keep the
-        // event loop alive. On error nobody awaits it, so resolve quietly.
-        if let Some(st) = g.settle.take() {
-            st.resolve(|_| Ok(()));
-        }
-        r.map_err(js_err)?;
+/// Settle a Promise with a core call's answer: at once when the core
+/// needed no I/O, from the core's runtime otherwise (`cachekit::Ready`).
+/// An error known at once is returned (it throws, synchronously).
+fn answer<'e, T: Send + 'static, J: ToNapiValue + 'static>(
+    env: &'e Env,
+    r: cachekit::Result<Ready<T>>,
+    to_js: impl FnOnce(T) -> Result<J> + Send + 'static,
+) -> Result<Object<'e>> {
+    let ready = r.map_err(js_err)?;
+    let (settle, promise) = Settle::<J>::new(env)?;
+    match ready {
+        Ready::Now(v) => settle.resolve(move |_| to_js(v)),
+        Ready::Pending(p) => p.then(move |r| settle.settle(r.map(|v| move |_: Env| to_js(v)))),
     }
     Ok(promise)
 }
@@ -369,30 +349,13 @@ impl NativeOp {
     pub fn fill<'e>(&self, env: &'e Env, args: &[u8]) -> Result<Object<'e>> {
         guard(|| {
             let key = self.key_of(args)?;
-            let (settle, promise) = Settle::<Either<FillOutcome, (Bytes, NativeLease)>>::new(env)?;
-            if let Some(Fill::Hit(v)) = self.cache.l1_fill(&key) {
-                settle.resolve(move |_| Ok(Either::A(Either::A(Bytes(v)))));
-                return Ok(promise);
-            }
-            if let Some(lease) = self.cache.try_lease_now(&key) {
-                // No L2 and no one else filling: the lease needs no I/O.
-                settle.resolve(move |_| Ok(Either::A(Either::B(NativeLease::of(lease)))));
-                return Ok(promise);
-            }
-            let c = self.cache.clone();
-            self.cache.client().spawn(async move {
-                let r = c.fill_async(key.to_string()).await;
-                settle.settle(r.map(|f| {
-                    move |_: Env| {
-                        Ok(match f {
-                            Fill::Hit(v) => Either::A(Either::A(Bytes(v))),
-                            Fill::Lease(l) => Either::A(Either::B(NativeLease::of(l))),
-                            Fill::Refresh(v, l) => Either::B((Bytes(v), NativeLease::of(l))),
-                        })
-                    }
-                }));
-            });
-            Ok(promise)
+            answer(env, self.cache.fill_ready(key), |f| {
+                Ok(match f {
+                    Fill::Hit(v) => Either::A(Either::A(Bytes(v))),
+                    Fill::Lease(l) => Either::A(Either::B(NativeLease::of(l))),
+                    Fill::Refresh(v, l) => Either::B((Bytes(v), NativeLease::of(l))),
+                })
+            })
         })
     }
 
@@ -443,21 +406,7 @@ impl NativeOp {
     pub fn get<'e>(&self, env: &'e Env, args: &[u8]) -> Result<Object<'e>> {
         guard(|| {
             let key = self.key_of(args)?;
-            let (settle, promise) = Settle::<Option<Bytes>>::new(env)?;
-            if let Some(v) = self.cache.l1_get(&key) {
-                settle.resolve(move |_| Ok(Some(Bytes(v))));
-                return Ok(promise);
-            }
-            if !self.cache.has_l2() {
-                settle.resolve(|_| Ok(None));
-                return Ok(promise);
-            }
-            let c = self.cache.clone();
-            self.cache.client().spawn(async move {
-                let r = c.get_l2(&key).await;
-                settle.settle(r.map(|v| move |_: Env| Ok(v.map(Bytes))));
-            });
-            Ok(promise)
+            answer(env, self.cache.get_ready(key), |v| Ok(v.map(Bytes)))
         })
     }
 
@@ -468,7 +417,7 @@ impl NativeOp {
         guard(|| {
             let key = self.key_of(args)?;
             let ttl = ttl_of(ttl_ms)?;
-            background(env, |done| self.cache.set_in_background(&key, value, ttl, done))
+            answer(env, self.cache.set_ready(&key, value, ttl), |()| Ok(()))
         })
     }
 
@@ -478,13 +427,7 @@ impl NativeOp {
     pub fn delete<'e>(&self, env: &'e Env, args: &[u8]) -> Result<Object<'e>> {
         guard(|| {
             let key = self.key_of(args)?;
-            let (settle, promise) = Settle::<bool>::new(env)?;
-            let c = self.cache.clone();
-            self.cache.client().spawn(async move {
-                let r = c.delete_async(&key).await;
-                settle.settle(r.map(|existed| move |_: Env| Ok(existed)));
-            });
-            Ok(promise)
+            answer(env, self.cache.delete_ready(key), Ok)
         })
     }
 
@@ -530,15 +473,11 @@ impl NativeLease {
         guard(|| {
             let lease = self.take()?;
             let ttl = ttl_of(ttl_ms)?;
-            let (tx, rx) = std::sync::mpsc::channel();
             // A later (L2) failure is the core's to count and log: fail-open.
-            lease.complete_in_background(value, ttl, move |r| {
-                let _ = tx.send(r);
-            });
-            match rx.try_recv() {
-                Ok(Err(e)) => Err(js_err(e)),
-                _ => Ok(()),
+            if let Ready::Pending(p) = lease.complete_ready(value, ttl).map_err(js_err)? {
+                p.then(|_| {});
             }
+            Ok(())
         })
     }
 
@@ -549,7 +488,7 @@ impl NativeLease {
         guard(|| {
             let lease = self.take()?;
             let ttl = ttl_of(ttl_ms)?;
-            background(env, |done| lease.complete_in_background(value, ttl, done))
+            answer(env, lease.complete_ready(value, ttl), |()| Ok(()))
         })
     }
 

@@ -2,14 +2,15 @@
 //! `ConnectionManager` that connects lazily and reconnects after the server
 //! comes back. Every command has an explicit response timeout.
 
+mod direct;
+
+pub(crate) use direct::{as_blocking_caller, drain as direct_drain, set_call_timeout, DirectHandle};
 use super::{ErrorClass, Fetched, L2Error, L2Result};
 use crate::config::{redact, Config};
+use crate::keyspace::{waiters_key, FILLED_CHANNEL};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
-use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// Renew a lock only while we still hold it.
@@ -22,168 +23,39 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 /// It also announces the fill (ARGV[4] is the channel) when another process
 /// marked itself as waiting (KEYS[3]): no message, and no wake-up of every
 /// subscriber, for the common uncontended fill.
-const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[4], KEYS[1]) end return 1 else return 0 end";
+pub(super) const FENCED_SET: &str = "if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); redis.call('DEL', KEYS[2]); if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[4], KEYS[1]) end return 1 else return 0 end";
 
 /// The fenced write script, hashed once.
-fn fenced_set_script() -> &'static redis::Script {
+pub(super) fn fenced_set_script() -> &'static redis::Script {
     static S: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     S.get_or_init(|| redis::Script::new(FENCED_SET))
-}
-
-thread_local! {
-    /// Set while a blocking caller's thread polls its own call (see
-    /// `Client::block_on`): L2 reads and writes then run on a connection of
-    /// that thread, with no hand-off to the runtime's threads.
-    static BLOCKING_CALLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// The timeout the reliability gate gave the current operation.
-    static CALL_TIMEOUT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
-    /// This thread's direct connections, by backend id, with the fork
-    /// generation they were made in.
-    static DIRECT: std::cell::RefCell<std::collections::HashMap<u64, (u64, Arc<Mutex<Direct>>)>> = std::cell::RefCell::new(std::collections::HashMap::new());
-    /// When this thread's direct connection to a backend last failed: for a
-    /// while after, the async connections (which reconnect in the
-    /// background) are used instead of connecting on the caller's time.
-    static DIRECT_FAILED: std::cell::RefCell<std::collections::HashMap<u64, std::time::Instant>> = std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// How long after a failure of a thread's direct connection that thread
-/// uses the async connections.
-const DIRECT_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Mark this thread as a blocking caller for the duration of `f`.
-pub fn as_blocking_caller<T>(f: impl FnOnce() -> T) -> T {
-    let prev = BLOCKING_CALLER.with(|b| b.replace(true));
-    let r = f();
-    BLOCKING_CALLER.with(|b| b.set(prev));
-    r
-}
-
-/// The gate's timeout for the operation about to run on this thread.
-pub fn set_call_timeout(t: Option<Duration>) {
-    CALL_TIMEOUT.with(|c| c.set(t));
 }
 
 /// The first step of a fill in one round trip: the value and its TTL if
 /// present, else try to take the fill lock (ARGV[1] token, ARGV[2] ms).
 const READ_OR_LOCK: &str = "local v = redis.call('GET', KEYS[1]) if v then return {v, redis.call('PTTL', KEYS[1]), 0} end if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, -2, 1} end return {false, -2, 0}";
 
-/// A blocking caller thread's own connection, with the replies it still
-/// owes: writes sent behind their caller ([`RedisBackend::send_behind`]).
-/// Owed replies are read before the connection's next command (so a
-/// thread's later commands land after its earlier writes), or by another
-/// thread that needs a write to have ended ([`drain`]).
-pub struct Direct {
-    /// `None` once broken (a drain failed): the owner reconnects.
-    conn: Option<redis::Connection>,
-    owed: VecDeque<Owed>,
-    /// The socket's read and write timeout now.
-    bound: Option<Duration>,
-    /// The server has the scripts sent behind by EVAL on this connection:
-    /// later ones go by EVALSHA (commands of one connection run in order).
-    scripts_sent: bool,
+/// Whether `url` is a Redis URL the client can use.
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
+    redis::Client::open(url).map(|_| ()).map_err(|e| e.to_string())
 }
 
-impl Direct {
-    fn new(conn: redis::Connection) -> Direct {
-        Direct { conn: Some(conn), owed: VecDeque::new(), bound: None, scripts_sent: false }
+/// A pub/sub connection (see [`RedisBackend::pubsub`]).
+pub struct Subscriber(redis::aio::PubSub);
+
+/// Messages of a [`Subscriber`]: (channel, payload).
+pub type Messages = std::pin::Pin<Box<dyn futures_util::Stream<Item = (String, Vec<u8>)> + Send>>;
+
+impl Subscriber {
+    pub async fn subscribe(&mut self, channels: &[&str]) -> L2Result<()> {
+        self.0.subscribe(channels).await.map_err(classify)
     }
 
-    /// Bound the socket's reads and writes by `t` (at least 80% of it):
-    /// two system calls saved on most commands.
-    fn bound(&mut self, t: Duration) {
-        let t = t.max(Duration::from_millis(1));
-        if self.bound.is_some_and(|b| b <= t && b * 5 >= t * 4) {
-            return;
-        }
-        if let Some(c) = self.conn.as_ref() {
-            let _ = c.set_read_timeout(Some(t));
-            let _ = c.set_write_timeout(Some(t));
-        }
-        self.bound = Some(t);
+    /// The messages of the subscribed channels, until the connection drops.
+    pub fn into_messages(self) -> Messages {
+        use futures_util::StreamExt;
+        Box::pin(self.0.into_on_message().map(|m| (m.get_channel_name().to_string(), m.get_payload_bytes().to_vec())))
     }
-}
-
-/// Completion of a write sent behind its caller, called with its reply.
-pub type OwedDone = Box<dyn FnOnce(L2Result<Value>) + Send>;
-
-struct Owed {
-    /// The EVAL form of a script call, resent when the server has lost the
-    /// script (NOSCRIPT).
-    eval: Option<Vec<u8>>,
-    timeout: Duration,
-    done: OwedDone,
-}
-
-/// Where a write sent behind its caller waits for its reply.
-pub type DirectHandle = Weak<Mutex<Direct>>;
-
-/// Read the replies `d` owes (within each write's timeout), returning the
-/// completions to run once the connection is released.
-fn settle_owed(d: &mut Direct) -> Vec<(OwedDone, L2Result<Value>)> {
-    let mut out = Vec::with_capacity(d.owed.len());
-    let mut resend = Vec::new();
-    while let Some(o) = d.owed.pop_front() {
-        d.bound(o.timeout);
-        let r = match d.conn.as_mut() {
-            None => Err(dropped_error()),
-            Some(c) => c.recv_response().and_then(|v| v.extract_error()),
-        };
-        match r {
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) && o.eval.is_some() => resend.push(o),
-            Err(e) => {
-                if e.is_timeout() || e.is_connection_dropped() || e.is_io_error() {
-                    d.conn = None; // the replies that follow are lost with it
-                }
-                out.push((o.done, Err(classify(e))));
-            }
-            Ok(v) => out.push((o.done, Ok(v))),
-        }
-    }
-    // The server lost the script (SCRIPT FLUSH): run it by source, still
-    // before any later command of this connection.
-    for o in resend {
-        let eval = o.eval.expect("checked above");
-        d.bound(o.timeout);
-        let r = match d.conn.as_mut() {
-            None => Err(dropped_error()),
-            Some(c) => c.send_packed_command(&eval).and_then(|_| c.recv_response()).and_then(|v| v.extract_error()),
-        };
-        if r.as_ref().is_err_and(|e| e.is_timeout() || e.is_connection_dropped() || e.is_io_error()) {
-            d.conn = None;
-        }
-        out.push((o.done, r.map_err(classify)));
-    }
-    out
-}
-
-fn run_completions(done: Vec<(OwedDone, L2Result<Value>)>) {
-    for (f, r) in done {
-        // A completion may run in a thread's exit (the connection's
-        // thread-local destructor), where a panic would abort: contain it.
-        // Its value is dropped while unwinding, which ends the write.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(r)));
-    }
-}
-
-/// Make the writes behind their callers waiting on `h` end now, unless
-/// the connection's owner is using it (it reads them before its command).
-pub fn drain(h: &DirectHandle) {
-    let Some(slot) = h.upgrade() else { return };
-    let Some(mut d) = slot.try_lock() else { return };
-    let done = settle_owed(&mut d);
-    drop(d);
-    run_completions(done);
-}
-
-impl Drop for Direct {
-    fn drop(&mut self) {
-        // The thread ends (or its connection is replaced): end its writes.
-        run_completions(settle_owed(self));
-    }
-}
-
-fn dropped_error() -> RedisError {
-    RedisError::from(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection broke before the reply"))
 }
 
 pub struct RedisBackend {
@@ -196,7 +68,6 @@ pub struct RedisBackend {
     up: Vec<std::sync::atomic::AtomicBool>,
     next: AtomicUsize,
     timeout: Duration,
-    url: String,
 }
 
 impl RedisBackend {
@@ -236,12 +107,7 @@ impl RedisBackend {
             conns,
             next: AtomicUsize::new(0),
             timeout: cfg.socket_timeout(),
-            url: redact(url),
         })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     pub fn pool_size(&self) -> usize {
@@ -358,14 +224,10 @@ impl RedisBackend {
     pub async fn fenced_set(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> L2Result<bool> {
         // (`fenced_set_packed` is the same call, sent behind the caller.)
         let ms = ttl.as_millis().max(1).to_string();
-        let channel = crate::invalidate::FILLED_CHANNEL.as_bytes();
+        let channel = FILLED_CHANNEL.as_bytes();
         let waiters = waiters_key(key);
         let n: i64 = self.script(FENCED_SET, &[key, lock_key, &waiters], &[token.as_bytes(), value, ms.as_bytes(), channel]).await?;
         Ok(n == 1)
-    }
-
-    pub async fn exists_raw(&self, key: &str) -> L2Result<bool> {
-        self.exists(key).await
     }
 
     pub async fn expire(&self, key: &str, ttl: Duration) -> L2Result<bool> {
@@ -396,184 +258,11 @@ impl RedisBackend {
 
     /// A dedicated connection for SUBSCRIBE (pub/sub cannot share the
     /// multiplexed data connections).
-    pub async fn pubsub(&self) -> L2Result<redis::aio::PubSub> {
+    pub async fn pubsub(&self) -> L2Result<Subscriber> {
         match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), self.client.get_async_pubsub()).await {
-            Ok(r) => r.map_err(classify),
+            Ok(r) => r.map(Subscriber).map_err(classify),
             Err(_) => Err(timeout_error(self.timeout)),
         }
-    }
-
-    /// Run `f` on this thread's direct connection when the thread is a
-    /// blocking caller; `None` otherwise (use the async connections).
-    fn direct<T>(&self, retry_ok: bool, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
-        if !BLOCKING_CALLER.with(|b| b.get()) {
-            return None;
-        }
-        let timeout = CALL_TIMEOUT.with(|c| c.get()).unwrap_or(self.timeout).max(Duration::from_millis(1));
-        let gen = crate::fork::generation();
-        let has_conn = DIRECT.with(|d| d.borrow().get(&self.id).is_some_and(|(g, _)| *g == gen));
-        if !has_conn && DIRECT_FAILED.with(|f| f.borrow().get(&self.id).is_some_and(|t| t.elapsed() < DIRECT_BACKOFF)) {
-            return None;
-        }
-        let r = self.direct_now(timeout, gen, retry_ok, &mut f);
-        if r.as_ref().is_err_and(|e| e.class == ErrorClass::Transient) {
-            DIRECT_FAILED.with(|f| f.borrow_mut().insert(self.id, std::time::Instant::now()));
-        }
-        Some(r)
-    }
-
-    /// This thread's direct connection to this backend, if it has one made
-    /// in this process (one inherited through a fork is forgotten unused:
-    /// its socket is the parent's).
-    fn direct_slot(&self, gen: u64) -> Option<Arc<Mutex<Direct>>> {
-        DIRECT.with(|d| {
-            let mut d = d.borrow_mut();
-            if d.get(&self.id).is_some_and(|(g, _)| *g != gen) {
-                if let Some((_, slot)) = d.remove(&self.id) {
-                    std::mem::forget(slot);
-                }
-            }
-            d.get(&self.id).map(|(_, slot)| slot.clone())
-        })
-    }
-
-    fn forget_direct(&self) {
-        // Dropped outside the borrow: its owed writes end (and their
-        // completions run) as it drops.
-        let old = DIRECT.with(|d| d.borrow_mut().remove(&self.id));
-        drop(old);
-    }
-
-    /// Forget this thread's connection as stale without reading what it
-    /// owes (a frozen server would hold the caller): those writes end as
-    /// failed, unknown to have landed.
-    fn discard_direct(&self) {
-        let Some((_, slot)) = DIRECT.with(|d| d.borrow_mut().remove(&self.id)) else { return };
-        let owed: Vec<Owed> = {
-            let mut d = slot.lock();
-            d.conn = None;
-            d.owed.drain(..).collect()
-        };
-        run_completions(owed.into_iter().map(|o| (o.done, Err(classify(dropped_error())))).collect());
-    }
-
-    fn direct_now<T>(
-        &self,
-        timeout: Duration,
-        gen: u64,
-        retry_ok: bool,
-        f: &mut impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> L2Result<T> {
-        // An idle connection may have died with the server (restart, idle
-        // timeout): one retry on a fresh one, as for any pooled connection.
-        let started = std::time::Instant::now();
-        for attempt in 0..2 {
-            let (slot, fresh) = match self.direct_slot(gen) {
-                Some(slot) => (slot, false),
-                None => {
-                    // Connecting counts against the operation's timeout: a
-                    // frozen server must not hold the caller for a connect
-                    // timeout plus the operation's.
-                    let c = self.client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
-                    let slot = Arc::new(Mutex::new(Direct::new(c)));
-                    DIRECT.with(|d| d.borrow_mut().insert(self.id, (gen, slot.clone())));
-                    (slot, true)
-                }
-            };
-            let mut d = slot.lock();
-            // Earlier writes of this thread first: what follows lands after them.
-            let done = if d.owed.is_empty() { Vec::new() } else { settle_owed(&mut d) };
-            let left = timeout.saturating_sub(started.elapsed());
-            if !left.is_zero() {
-                d.bound(left);
-            }
-            let r = match d.conn.as_mut() {
-                _ if left.is_zero() => Err(None),
-                None => Err(Some(dropped_error())),
-                Some(c) => f(c).map_err(Some),
-            };
-            drop(d);
-            run_completions(done);
-            match r {
-                Ok(v) => return Ok(v),
-                Err(None) => {
-                    self.forget_direct();
-                    return Err(timeout_error(timeout));
-                }
-                Err(Some(e)) => {
-                    let dropped = !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error());
-                    let e = classify(e);
-                    if e.class == ErrorClass::Transient {
-                        self.forget_direct(); // reconnect next time
-                    }
-                    if !(retry_ok && dropped && !fresh && attempt == 0) {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        unreachable!("the second attempt returns")
-    }
-
-    /// Send a write on this thread's direct connection without waiting for
-    /// its reply: `done` gets the reply when the thread's next command on
-    /// the connection (or a [`drain`]) reads it. `eval` is the EVAL form of
-    /// a script call (resent on NOSCRIPT). `Err(done)` when this thread is
-    /// not a blocking caller or has no working connection: nothing was sent.
-    pub fn send_behind(&self, packed: &[u8], eval: Option<Vec<u8>>, timeout: Duration, done: OwedDone) -> Result<DirectHandle, OwedDone> {
-        if !BLOCKING_CALLER.with(|b| b.get()) {
-            return Err(done);
-        }
-        let Some(slot) = self.direct_slot(crate::fork::generation()) else { return Err(done) };
-        let mut d = slot.lock();
-        let earlier = if d.owed.is_empty() { Vec::new() } else { settle_owed(&mut d) };
-        d.bound(timeout);
-        // The first script of a connection goes by source: an EVALSHA the
-        // server has not seen would run only when its NOSCRIPT is read.
-        let by_source = eval.is_some() && !d.scripts_sent;
-        let (packed, eval) = match eval {
-            Some(e) if by_source => (e, None),
-            other => (packed.to_vec(), other),
-        };
-        let sent = match d.conn.as_mut() {
-            None => false,
-            Some(c) => c.send_packed_command(&packed).is_ok(),
-        };
-        if sent && by_source {
-            d.scripts_sent = true;
-        }
-        let r = if sent {
-            d.owed.push_back(Owed { eval, timeout: timeout.max(Duration::from_millis(1)), done });
-            Ok(Arc::downgrade(&slot))
-        } else {
-            d.conn = None;
-            Err(done)
-        };
-        drop(d);
-        if r.is_err() {
-            self.forget_direct();
-        }
-        run_completions(earlier);
-        r
-    }
-
-    /// The packed EVALSHA and EVAL forms of the fenced write.
-    pub fn fenced_set_packed(&self, key: &str, lock_key: &str, token: &str, value: &[u8], ttl: Duration) -> (Vec<u8>, Vec<u8>) {
-        let ms = ttl.as_millis().max(1).to_string();
-        let script = fenced_set_script();
-        let waiters = waiters_key(key);
-        let channel = crate::invalidate::FILLED_CHANNEL;
-        let mut sha = redis::cmd("EVALSHA");
-        sha.arg(script.get_hash()).arg(3).arg(key).arg(lock_key).arg(&waiters).arg(token).arg(value).arg(&ms).arg(channel);
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(FENCED_SET).arg(3).arg(key).arg(lock_key).arg(&waiters).arg(token).arg(value).arg(&ms).arg(channel);
-        (sha.get_packed_command(), eval.get_packed_command())
-    }
-
-    /// The packed `SET key value PX ms`.
-    pub fn set_packed(&self, key: &str, value: &[u8], ttl: Duration) -> Vec<u8> {
-        let ms = ttl.as_millis().clamp(1, i64::MAX as u128) as u64;
-        redis::cmd("SET").arg(key).arg(value).arg("PX").arg(ms).get_packed_command()
     }
 
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
@@ -690,11 +379,6 @@ impl RedisBackend {
     }
 }
 
-/// The marker of processes waiting for another's fill of `key`.
-fn waiters_key(key: &str) -> String {
-    format!("{key}:waiters")
-}
-
 fn pttl_to_ttl(ms: i64) -> Option<Option<Duration>> {
     match ms {
         -2 => None,
@@ -704,7 +388,7 @@ fn pttl_to_ttl(ms: i64) -> Option<Option<Duration>> {
     }
 }
 
-fn timeout_error(t: Duration) -> L2Error {
+pub(super) fn timeout_error(t: Duration) -> L2Error {
     L2Error {
         class: ErrorClass::Transient,
         message: format!("Redis did not answer within {} ms", t.as_millis()),

@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
+mod options;
+pub use options::{BackpressureConfig, BreakerConfig, CacheOptions, Format, TimeoutConfig};
+
 /// Client-wide settings (the reference's `CachekitConfig`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -217,6 +220,11 @@ impl Config {
     }
 
     /// The settings as JSON, with secrets hidden (for health reports).
+    /// The Redis URL with its password hidden, for messages and logs.
+    pub fn redacted_redis_url(&self) -> Option<String> {
+        self.redis_url.as_deref().map(redact)
+    }
+
     pub fn to_public_json(&self) -> Value {
         serde_json::json!({
             "redis_url": self.redis_url.as_deref().map(redact),

@@ -1,0 +1,159 @@
+//! The health report of a namespace (the API reference's shape) and its
+//! metrics sample.
+
+use super::{Namespace, NsInner};
+use crate::backend::{ErrorClass, L2Error};
+use crate::config::Format;
+use crate::fork;
+use crate::metrics;
+use crate::observe::NsStats;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+impl Namespace {
+    /// Health of this namespace in the shape of the API reference
+    /// (`namespace`, `features_enabled`, `circuit_breaker`, `backpressure`,
+    /// `adaptive_timeout`), plus L1 and outcome counters.
+    pub(crate) fn health(&self) -> Value {
+        let i = &self.inner;
+        let client = &i.client;
+        let state = client.state();
+        let local = i.local();
+        let (cb, at, bp) = local.rel.features();
+        let l1 = local.l1.as_ref().map(|l1| {
+            let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            json!({
+                "entries": l1.len(),
+                "bytes": l1.bytes(),
+                "budget_bytes": l1.budget(),
+                "hits": l1.hits(),
+                "misses": l1.misses(),
+                "evictions": g(&l1.stats.evictions),
+                "expirations": g(&l1.stats.expirations),
+                "rejected_too_large": g(&l1.stats.rejected_too_large),
+            })
+        });
+        json!({
+            "namespace": i.namespace,
+            "features_enabled": {
+                "circuit_breaker": cb,
+                "adaptive_timeout": at,
+                "backpressure": bp,
+                "statistics": i.options.collect_stats,
+                "structured_logging": i.options.structured_logging,
+                "l1_cache": i.l1_enabled,
+                "encryption": i.keyring.is_some(),
+                "prometheus_metrics": client.config().enable_prometheus_metrics && i.options.collect_stats,
+            },
+            "circuit_breaker": local.rel.breaker_json(),
+            "backpressure": local.rel.backpressure_json(),
+            "adaptive_timeout": local.rel.timeout_json(),
+            "backend": state.backend.kind(),
+            "backend_error": state.backend_error,
+            "format": match i.options.format { Format::Envelope => "envelope", Format::Interop => "interop" },
+            "serializer": i.options.serializer,
+            "encryption": i.keyring.as_ref().map(|k| json!({
+                "tenant_id": k.tenant(),
+                "key_fingerprint": hex::encode(k.fingerprint()),
+                "l1_plaintext": i.options.l1_plaintext,
+            })),
+            "l1": l1,
+            "stats": i.stats.to_json(),
+            "fork_generation": fork::generation(),
+            "config": client.config().to_public_json(),
+        })
+    }
+
+    /// Active check: [`Cache::health`] plus a PING of the L2, its latency
+    /// and connection figures, in the reference's `check_health` shape.
+    pub(crate) fn check_health(&self) -> Value {
+        let client = &self.inner.client;
+        let state = client.state();
+        let ping = if self.has_backend() {
+            // The PING bypasses the gate on purpose: it is the probe.
+            Some(client.block_on(async {
+                match tokio::time::timeout(client.config().socket_timeout(), state.backend.ping()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(L2Error { class: ErrorClass::Transient, message: "PING timed out".into() }),
+                }
+            }))
+        } else {
+            None
+        };
+        let in_use: u64 = self.inner.local().rel.in_flight() as u64;
+        let (size, created) = state.backend.pool_figures();
+        let in_use = in_use.min(created);
+        let (status, latency, error, conn) = match ping {
+            None => ("healthy", None, state.backend_error.clone(), "none"),
+            Some(Ok(d)) => ("healthy", Some(d.as_secs_f64()), None, "active"),
+            Some(Err(e)) => ("unhealthy", None, Some(e.to_string()), "failed"),
+        };
+        json!({
+            "decorator": self.health(),
+            "system": {
+                "status": status,
+                "backend": state.backend.kind(),
+                "redis_connection": conn,
+                "ping_latency_seconds": latency,
+                "error": error,
+                "connection_pool": {
+                    "size": size,
+                    "created_connections": created,
+                    "available_connections": created - in_use,
+                    "in_use_connections": in_use,
+                },
+            }
+        })
+    }
+}
+
+impl NsInner {
+    pub(crate) fn metrics_sample(&self) -> metrics::NsSample<'_> {
+        let s = &self.stats;
+        let g = NsStats::get;
+        let local = self.local.get();
+        let l1 = local.and_then(|l| l.l1.as_ref());
+        let mut operations = vec![
+            ("get", "l1_hit", l1.map_or(0, |l| l.hits())),
+            ("get", "l2_hit", g(&s.l2_hits)),
+            ("get", "miss", g(&s.l2_misses)),
+            ("get", "corrupt", g(&s.corrupt_entries)),
+            ("get", "format_mismatch", g(&s.format_mismatches)),
+            ("l2", "error", g(&s.l2_errors)),
+            ("l2", "skipped", g(&s.l2_skipped)),
+            ("set", "success", g(&s.sets)),
+            ("set", "encode_error", g(&s.encode_failures)),
+            ("delete", "success", g(&s.deletes)),
+            ("fill", "lease", g(&s.fills)),
+            ("fill", "wait", g(&s.fill_waits)),
+            ("fill", "wait_timeout", g(&s.fill_wait_timeouts)),
+            ("fill", "lease_wait", g(&s.lease_waits)),
+            ("fill", "lease_timeout", g(&s.lease_timeouts)),
+            ("fill", "announced", g(&s.fill_announcements)),
+            ("fill", "lost_lease", g(&s.lost_leases)),
+            ("fill", "early_refresh", g(&s.early_refreshes)),
+            ("fill", "null_not_cached", g(&s.nulls_not_cached)),
+            ("ttl", "refresh", g(&s.ttl_refreshes)),
+            ("invalidate", "sent", g(&s.invalidations_sent)),
+            ("invalidate", "received", g(&s.invalidations_received)),
+            ("invalidate", "l1_resync", g(&s.l1_resyncs)),
+        ];
+        operations.retain(|(_, _, n)| *n > 0);
+        metrics::NsSample {
+            namespace: &self.namespace,
+            serializer: &self.options.serializer,
+            operations,
+            breaker_state: local.map_or(0, |l| l.rel.state().gauge()),
+            fallbacks: g(&s.format_mismatches) + g(&s.encode_failures),
+            l1: l1.map(|l| metrics::L1Sample {
+                hits: l.hits(),
+                misses: l.misses(),
+                evictions: g(&l.stats.evictions),
+                bytes: l.bytes() as u64,
+                entries: l.len() as u64,
+            }),
+            backpressure_rejections: local.map_or(0, |l| l.rel.rejected_backpressure.load(Ordering::Relaxed)),
+            in_flight: local.map_or(0, |l| l.rel.in_flight() as u64),
+        }
+    }
+}
