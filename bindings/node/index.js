@@ -10,7 +10,11 @@
 //   lib/errors.js          CachekitError, UndecodableError; native errors converted
 //   lib/options.js         client settings and per-namespace options -> the core's JSON
 //   lib/names.js           default namespace and operation names
-//   lib/codec.js           MessagePack of arguments (the key) and values
+//   lib/args.js            the call's arguments as MessagePack (the core derives the key)
+//   lib/values.js          a value as MessagePack bytes (dates as marker maps)
+//   lib/reader.js          the exact reader of cached bytes
+//   lib/types.js           Float, Uuid, Timestamp, Ext: types with a protocol form
+//   lib/msgpack.js         the MessagePack writer both share (msgpackr, ext types, limits)
 //   lib/cached.js          the cached function: hit, miss, lease, refresh behind
 //   lib/namespace.js       Namespace: explicit get/set/delete
 //   lib/client.js          Client, createClient
@@ -22,7 +26,10 @@
 
 const { native } = require('./lib/addon');
 const { CachekitError, UndecodableError } = require('./lib/errors');
-const { Float, Uuid, Timestamp, Ext, encodeArgs, encodeValue, decodeValue } = require('./lib/codec');
+const { Float, Uuid, Timestamp, Ext } = require('./lib/types');
+const { encodeArgs } = require('./lib/args');
+const { encodeValue } = require('./lib/values');
+const { decodeValue } = require('./lib/reader');
 const { Client, createClient } = require('./lib/client');
 const { Namespace } = require('./lib/namespace');
 const { cache, metrics, flush } = require('./lib/default-client');

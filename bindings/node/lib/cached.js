@@ -5,7 +5,8 @@
 // `fn` when it holds the lease and hands the result back to the core.
 
 const { convert, call, settle } = require('./errors');
-const { encodeArgs, encodeValue } = require('./codec');
+const { encodeArgs } = require('./args');
+const { encodeValue } = require('./values');
 const { optionsJson } = require('./options');
 const { defaultNamespace, defaultOperation } = require('./names');
 const { fillL2 } = require('./pool');

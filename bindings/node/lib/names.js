@@ -1,7 +1,7 @@
 'use strict';
 // Default names of a cached function's entries: the namespace and the
 // operation, the first segments of its keys (the arguments make the rest:
-// codec.js encodes them, the core hashes them).
+// args.js encodes them, the core hashes them).
 //
 // As the Python wrapper makes them: the namespace from the defining module
 // (here its file, relative to the working directory), the operation from the

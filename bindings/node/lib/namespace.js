@@ -3,7 +3,8 @@
 // for code that manages its entries itself (client.namespace(name, opts)).
 
 const { call, settle } = require('./errors');
-const { encodeArgs, encodeValue } = require('./codec');
+const { encodeArgs } = require('./args');
+const { encodeValue } = require('./values');
 const { optionsJson } = require('./options');
 const { getL2 } = require('./pool');
 const { UNDECODABLE, tryDecode } = require('./undecodable');

@@ -3,7 +3,7 @@
 // never an error: the core is told (it counts it and deletes the entry
 // everywhere) and the caller answers as on a miss.
 
-const { decodeValue } = require('./codec');
+const { decodeValue } = require('./reader');
 
 /** What tryDecode returns for an entry it could not read. */
 const UNDECODABLE = Symbol('undecodable');
