@@ -467,29 +467,58 @@ class DictBackend:
         return (not self.fail, {})
 
 
-def test_custom_backend_is_the_l2(ns: str) -> None:
+def dict_backed(backend: DictBackend, ns: str, n: list[int]) -> Any:
+    @cache(backend=backend, namespace=ns, operation="op", ttl=120, l1_enabled=False)
+    def f(x: int) -> dict[str, int]:
+        n[0] += 1
+        return {"x": x}
+
+    return f
+
+
+def test_a_custom_backend_serves_another_handle_of_the_function(ns: str) -> None:
     backend = DictBackend()
     n = counter()
-
-    def make() -> Any:
-        @cache(backend=backend, namespace=ns, operation="op", ttl=120, l1_enabled=False)
-        def f(x: int) -> dict[str, int]:
-            n[0] += 1
-            return {"x": x}
-
-        return f
-
-    a, b = make(), make()
+    a, b = dict_backed(backend, ns, n), dict_backed(backend, ns, n)
     assert a(1) == {"x": 1}
     assert b(1) == {"x": 1}  # served by the custom backend
     assert n[0] == 1
+
+
+def test_a_custom_backend_gets_the_key_and_the_ttl_in_seconds(ns: str) -> None:
+    backend = DictBackend()
+    a = dict_backed(backend, ns, counter())
+    a(1)
     key = a.cache_key(1)
     assert key in backend.data and backend.ttls[key] == 120
+
+
+def test_a_healthy_custom_backend_makes_the_system_healthy(ns: str) -> None:
+    a = dict_backed(DictBackend(), ns, counter())
     assert a.check_health()["system"]["status"] == "healthy"
+
+
+def test_invalidate_cache_deletes_from_a_custom_backend(ns: str) -> None:
+    backend = DictBackend()
+    a = dict_backed(backend, ns, counter())
+    a(1)
+    key = a.cache_key(1)
     assert a.invalidate_cache(1) is True and key not in backend.data
+
+
+def test_a_failing_custom_backend_fails_open(ns: str) -> None:
+    backend = DictBackend()
+    a = dict_backed(backend, ns, counter())
     backend.fail = True  # a failing custom backend is a failing L2: fail-open
     assert a(2) == {"x": 2}
     assert a(2) == {"x": 2}
+
+
+def test_a_failing_custom_backend_makes_the_system_unhealthy(ns: str) -> None:
+    backend = DictBackend()
+    a = dict_backed(backend, ns, counter())
+    backend.fail = True
+    a(2)
     assert a.check_health()["system"]["status"] == "unhealthy"
 
 
@@ -524,28 +553,39 @@ def test_custom_backend_with_async_functions(ns: str) -> None:
     assert n[0] == 1 and len(backend.data) == 1
 
 
-def test_stale_while_revalidate_refreshes_in_the_background(redis_url: str, ns: str) -> None:
+def test_stale_while_revalidate_returns_the_stale_value_while_the_refresh_runs(redis_url: str, ns: str) -> None:
     """When the core returns a value together with a lease (a refresh is due),
-    the caller gets the value at once and the function runs in the background."""
+    the caller gets the value at once and the function runs in the background:
+    the refresh below blocks until the caller has returned, so a caller that
+    waited for it would not return the stale value."""
+    import threading
+
     n = counter()
+    refreshing, release = threading.Event(), threading.Event()
 
     @cache(namespace=ns, ttl=1, stale_while_revalidate=30, l1_enabled=False)
-    def f() -> int:
+    def f() -> str:
         n[0] += 1
-        time.sleep(0.2)
-        return n[0]
+        if n[0] == 1:
+            return "first"
+        if n[0] == 2:
+            refreshing.set()
+            release.wait(10)
+        return "refreshed"
 
     assert f.cache_options["stale_while_revalidate"] == 30
-    assert f() == 1
+    assert f() == "first"
     time.sleep(1.2)  # expired, within the stale window
-    t = time.perf_counter()
-    assert f() == 1  # the stale value, at once
-    assert time.perf_counter() - t < 0.15
-    for _ in range(50):
-        if n[0] == 2 and f() == 2:
+    assert f() == "first"  # the stale value, returned while the refresh is blocked
+    assert refreshing.wait(10), "the refresh did not start"
+    release.set()
+    # The refreshed value is served once its write has landed (until then a
+    # read may see the stale value and start another refresh: L1 is off).
+    for _ in range(100):
+        if f() == "refreshed":
             break
         time.sleep(0.05)
-    assert f() == 2 and n[0] == 2
+    assert f() == "refreshed" and n[0] >= 2
 
 
 def test_async_stale_while_revalidate(redis_url: str, ns: str) -> None:

@@ -119,19 +119,23 @@ def test_auto_profile_from_name(
     assert user_record.cache_profile == "secure"
 
 
-def test_manual_overrides_win(redis_url: str, ns: str) -> None:
+def test_a_manual_parameter_turns_on_what_the_minimal_preset_leaves_off(redis_url: str, ns: str) -> None:
     @cache.minimal(namespace=ns, backpressure=True, collect_stats=True)
     def f(x: int) -> int:
         return x
 
     assert features(f)["backpressure"] is True and features(f)["statistics"] is True
 
+
+def test_a_manual_parameter_turns_off_what_the_production_preset_turns_on(redis_url: str, ns: str) -> None:
     @cache.production(namespace=ns, circuit_breaker=False, enable_structured_logging=False)
     def g(x: int) -> int:
         return x
 
     assert features(g)["circuit_breaker"] is False and features(g)["structured_logging"] is False
 
+
+def test_fast_mode_picks_the_minimal_profile(redis_url: str, ns: str) -> None:
     @cache(namespace=ns, fast_mode=True)
     def h(x: int) -> int:
         return x
@@ -139,7 +143,7 @@ def test_manual_overrides_win(redis_url: str, ns: str) -> None:
     assert h.cache_profile == "minimal"
 
 
-def test_nested_configs_reach_the_core(redis_url: str, ns: str) -> None:
+def nested_configured(ns: str) -> Any:
     @cache(
         ttl=3600,
         namespace=ns,
@@ -152,15 +156,37 @@ def test_nested_configs_reach_the_core(redis_url: str, ns: str) -> None:
     def f(x: int) -> int:
         return x
 
+    return f
+
+
+def test_l1_cache_config_disabled_serves_the_second_call_from_l2(redis_url: str, ns: str) -> None:
+    f = nested_configured(ns)
     assert f(1) == 1 and f(1) == 1
-    h = f.get_health_status()
-    assert h["features_enabled"]["l1_cache"] is False
-    assert h["features_enabled"]["structured_logging"] is False
-    assert h["backpressure"]["max_concurrent"] == 42
-    assert f.cache_options["circuit_breaker"]["failure_threshold"] == 7
-    assert f.cache_options["adaptive_timeout"]["max_timeout"] == 3.0
+    assert f.get_health_status()["features_enabled"]["l1_cache"] is False
     assert f.cache_info().l2_hits == 1
 
+
+def test_monitoring_config_reaches_the_core(redis_url: str, ns: str) -> None:
+    f = nested_configured(ns)
+    assert f.get_health_status()["features_enabled"]["structured_logging"] is False
+
+
+def test_backpressure_config_reaches_the_core(redis_url: str, ns: str) -> None:
+    f = nested_configured(ns)
+    assert f.get_health_status()["backpressure"]["max_concurrent"] == 42
+
+
+def test_circuit_breaker_config_reaches_the_core(redis_url: str, ns: str) -> None:
+    f = nested_configured(ns)
+    assert f.cache_options["circuit_breaker"]["failure_threshold"] == 7
+
+
+def test_timeout_config_reaches_the_core(redis_url: str, ns: str) -> None:
+    f = nested_configured(ns)
+    assert f.cache_options["adaptive_timeout"]["max_timeout"] == 3.0
+
+
+def test_max_concurrent_requests_and_circuit_breaker_config_parameters_reach_the_core(redis_url: str, ns: str) -> None:
     @cache(namespace=ns, max_concurrent_requests=9, circuit_breaker_config=CircuitBreakerConfig(failure_threshold=2))
     def g(x: int) -> int:
         return x
@@ -169,7 +195,7 @@ def test_nested_configs_reach_the_core(redis_url: str, ns: str) -> None:
     assert g.cache_options["circuit_breaker"]["failure_threshold"] == 2
 
 
-def test_compat_parameters_are_accepted(redis_url: str, ns: str) -> None:
+def compat_configured(ns: str) -> Any:
     @cache(
         namespace=ns,
         safe_mode=True,
@@ -182,9 +208,21 @@ def test_compat_parameters_are_accepted(redis_url: str, ns: str) -> None:
     def f(x: int) -> int:
         return x
 
+    return f
+
+
+def test_compat_parameters_leave_caching_working(redis_url: str, ns: str) -> None:
+    f = compat_configured(ns)
     assert f(2) == 2 and f(2) == 2
-    assert features(f)["adaptive_timeout"] is False
-    o = f.cache_options
+    assert f.cache_info().hits == 1
+
+
+def test_adaptive_timeout_false_turns_it_off(redis_url: str, ns: str) -> None:
+    assert features(compat_configured(ns))["adaptive_timeout"] is False
+
+
+def test_freshness_parameters_are_forwarded_to_the_core(redis_url: str, ns: str) -> None:
+    o = compat_configured(ns).cache_options
     assert (o["refresh_ttl_on_get"], o["pipelined"], o["ttl_refresh_threshold"]) == (True, False, 0.3)
 
 
@@ -259,12 +297,14 @@ def test_prometheus_can_be_left_out_per_namespace(redis_url: str, ns: str) -> No
     assert hidden.cache_info().hits == 1  # cache_info still counts
 
 
-def test_bad_parameters_raise(redis_url: str) -> None:
+def test_a_negative_ttl_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError):
 
         @cache(ttl=-1)
         def f() -> int:
             return 1
 
+
+def test_a_positional_argument_other_than_a_function_is_refused(redis_url: str) -> None:
     with pytest.raises(TypeError):
         cache(5)  # pyright: ignore[reportArgumentType, reportCallIssue]
