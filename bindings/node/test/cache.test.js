@@ -37,11 +37,19 @@ test('a hit from Redis (L1 off) returns the stored value without recomputing', a
   assert.equal(fn.calls, 1);
 });
 
-test('1 and 1.0 are the same key; 1 and "1" are not', async () => {
-  const { fn, c } = cached(async (x) => String(x));
+test('1, 1.0 and float(1) are the same key', () => {
+  const { c } = cached(async (x) => String(x));
   assert.equal(c.key(1), c.key(1.0));
   assert.equal(c.key(1), c.key(ck.float(1)));
+});
+
+test('1 and "1" are different keys', () => {
+  const { c } = cached(async (x) => String(x));
   assert.notEqual(c.key(1), c.key('1'));
+});
+
+test('a call with float(1) hits the entry of a call with 1', async () => {
+  const { fn, c } = cached(async (x) => String(x));
   await c(1);
   await c(ck.float(1));
   assert.equal(fn.calls, 1);
@@ -97,6 +105,9 @@ test('default names come from the file and the function name', () => {
   const c = client.cache(getUser);
   assert.equal(c.operation, 'getUser');
   assert.match(c.namespace, /cache\.test$/);
+});
+
+test('an anonymous function needs an explicit operation name', () => {
   assert.throws(() => client.cache(async () => {}), /opts.operation/);
 });
 
@@ -130,9 +141,12 @@ test('a rejection propagates and is never cached', async () => {
   assert.equal(fn.calls, 2);
 });
 
-test('a sync function and a sync throw work as well', async () => {
+test('a sync function is cached as well', async () => {
   const c = client.cache((x) => x + 1, { namespace: uniq('sync'), operation: 'inc' });
   assert.equal(await c(1), 2);
+});
+
+test('a sync throw is a rejection', async () => {
   const t = client.cache(
     () => {
       throw new Error('sync boom');
@@ -224,20 +238,30 @@ test('corrupt bytes in Redis are a miss, recomputed', async () => {
   assert.equal(fn.calls, 1);
 });
 
-test('encryption: round trip, ciphertext in Redis, a wrong key recomputes', async () => {
+// A namespace whose entry for 7 was written encrypted with keyA.
+async function encryptedEntry() {
   const ns = uniq('enc');
   const keyA = 'a'.repeat(64);
-  const keyB = 'b'.repeat(64);
   const fa = counted(async (id) => ({ id, secret: 'ssn-123' }));
   const a = client.cache(fa, { namespace: ns, operation: 'op', encryption: { masterKey: keyA }, l1: false });
-  assert.deepEqual(await a(7), { id: 7, secret: 'ssn-123' });
+  const first = await a(7);
   await client.flush(5000);
+  return { ns, fa, a, first };
+}
+
+test('encryption: a value round-trips and Redis holds only ciphertext', async () => {
+  const { fa, a, first } = await encryptedEntry();
+  assert.deepEqual(first, { id: 7, secret: 'ssn-123' });
   const stored = await redis.getBuffer(a.key(7));
   assert.ok(stored && !stored.includes(Buffer.from('ssn-123')), 'Redis holds ciphertext');
   assert.deepEqual(await a(7), { id: 7, secret: 'ssn-123' });
   assert.equal(fa.calls, 1);
   assert.equal(a.healthStatus().features_enabled.encryption, true);
+});
 
+test('encryption: a reader with another master key recomputes', async () => {
+  const { ns } = await encryptedEntry();
+  const keyB = 'b'.repeat(64);
   const fb = counted(async (id) => ({ id, secret: 'recomputed' }));
   const b = client.cache(fb, { namespace: ns, operation: 'op', encryption: true, masterKey: keyB, l1: false });
   assert.deepEqual(await b(7), { id: 7, secret: 'recomputed' }, 'never the other key\'s plaintext, never an error');
@@ -250,42 +274,79 @@ test('encryption without a master key is a configuration error', () => {
   });
 });
 
-test('unknown options are refused with the known names', () => {
+test('an unknown option is refused with the known names', () => {
   assert.throws(() => client.cache(async () => 0, { namespace: 'x', operation: 'y', tll: 5 }), /unknown option "tll".*ttl/);
+});
+
+test('an unknown client setting is refused with the known names', () => {
   assert.throws(() => ck.createClient({ redisURL: 'x' }), /unknown client setting "redisURL".*redisUrl/);
+});
+
+test('an option with a value out of range is a CONFIG error', () => {
   assert.throws(() => client.cache(async () => 0, { namespace: 'x', operation: 'y', ttl: -1 }), { code: 'CONFIG' });
 });
 
-test('health: status without I/O, an active check with a PING', async () => {
+// A cached function with a breaker option, called once.
+async function healthyCache() {
   const { c } = cached(async () => 1, { breaker: { failureThreshold: 3 } });
   await c();
+  return c;
+}
+
+test('healthStatus: the namespace, its backend and its reliability state, without I/O', async () => {
+  const c = await healthyCache();
   const h = c.healthStatus();
   assert.equal(h.namespace, c.namespace);
   assert.equal(h.backend, 'redis');
   assert.equal(h.circuit_breaker.state, 'CLOSED');
   for (const k of ['circuit_breaker', 'backpressure', 'adaptive_timeout', 'features_enabled']) assert.ok(k in h, k);
+});
+
+test('checkHealth adds an active PING of Redis', async () => {
+  const c = await healthyCache();
   const full = await c.checkHealth();
   assert.equal(full.system.status, 'healthy');
   assert.equal(full.system.redis_connection, 'active');
+});
+
+test('client.metrics() is the Prometheus text of its caches', async () => {
+  await healthyCache();
   assert.match(client.metrics(), /redis_cache_operations_total/);
 });
 
-test('Namespace: explicit get, set, delete', async () => {
+test('Namespace: get is undefined until set stores a value', async () => {
   const ns = client.namespace(uniq('kv'));
   assert.equal(await ns.get('user', [1]), undefined);
   await ns.set('user', [1], { name: 'ada' }, 60);
   assert.deepEqual(await ns.get('user', [1]), { name: 'ada' });
+});
+
+test('Namespace: delete removes the entry and says it existed', async () => {
+  const ns = client.namespace(uniq('kv'));
+  await ns.set('user', [1], { name: 'ada' }, 60);
   assert.equal(await ns.delete('user', [1]), true);
   assert.equal(await ns.get('user', [1]), undefined);
 });
 
-test('interop format: the plain protocol key and value bytes', async () => {
+function interopUser() {
   const ns = uniq('interop').toLowerCase();
   const c = client.cache(async (id) => ({ name: 'alice', age: 30 }), { namespace: ns, operation: 'get_user', interop: true });
+  return { ns, c };
+}
+
+test('interop format: the plain protocol key', () => {
+  const { ns, c } = interopUser();
   assert.match(c.key(42), new RegExp(`^${ns}:get_user:[0-9a-f]{64}$`));
+});
+
+test('interop format: the value is stored as canonical MessagePack', async () => {
+  const { c } = interopUser();
   await c(42);
   await client.flush(5000);
   const stored = await redis.getBuffer(c.key(42));
   assert.equal(stored.toString('hex'), '82a36167651ea46e616d65a5616c696365', 'canonical MessagePack, keys sorted');
+});
+
+test('interop format: a namespace in upper case is INVALID_KEY', () => {
   assert.throws(() => client.cache(async () => 0, { namespace: 'Users', operation: 'x', interop: true }), { code: 'INVALID_KEY' });
 });
