@@ -321,3 +321,29 @@ def test_warnings_of_uncached_calls_go_to_the_cachekit_logger(
     f, _ = counted(ns)
     f(object())
     assert all(r.name == "cachekit" for r in caplog.records if "runs uncached" in r.getMessage())
+
+
+def test_invalidate_cache_of_an_async_function_says_failed_when_a_fail_closed_l2_refuses(ns: str) -> None:
+    class DeleteFails:
+        def __init__(self) -> None:
+            self.data: dict[str, bytes] = {}
+
+        def get(self, key: str) -> bytes | None:
+            return self.data.get(key)
+
+        def set(self, key: str, value: bytes, ttl: int | None = None) -> None:
+            self.data[key] = value
+
+        def delete(self, key: str) -> bool:
+            raise ConnectionError("delete refused")
+
+        def exists(self, key: str) -> bool:
+            return key in self.data
+
+    f, _ = acounted(ns, backend=DeleteFails(), fail_closed=True, l1_enabled=False)
+
+    async def main() -> Any:
+        await f(1)
+        return await f.invalidate_cache(1)
+
+    assert asyncio.run(main()) is InvalidationOutcome.FAILED

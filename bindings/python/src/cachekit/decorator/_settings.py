@@ -151,23 +151,52 @@ def _default_ttl(config: CachekitConfig | None) -> int:
 
 
 class Settings:
-    """Everything a decorated function was configured with, resolved."""
+    """Everything a decorated function was configured with, resolved: the
+    profile, the core options (``options``), the names, the serializer and
+    the client settings. Each step below resolves one group of parameters."""
 
     def __init__(self, func: Callable[..., Any], preset: str | None, kw: dict[str, Any]) -> None:
-        kw = expand_reference_forms(kw)
+        self._kw: dict[str, Any] = expand_reference_forms(kw)
+        config: CachekitConfig | None = self._get("config")
+        p = self._profile(func, preset, config)
+        interop = self._get("interop")
+        self.interop: bool = interop is not None
+        if self.interop:
+            _check_interop_parameters(interop, self._kw, self._given)
+        opts: dict[str, Any] = {}
+        ttl = self._get("ttl")
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+                raise ConfigurationError(f"ttl must be a positive number of seconds, got {ttl!r}")
+            opts["ttl"] = max(1, int(ttl))
+        if self.interop:
+            opts["format"] = "interop"
+        self._reliability(opts, p)
+        self._l1(opts)
+        self._serializer_and_encryption(opts, p, config)
+        self.options: dict[str, Any] = opts
+        self._names(func, interop)
+        self._client(config)
+        self._freshness(opts, config)
 
-        def given(name: str) -> bool:
-            return kw.get(name, UNSET) is not UNSET
+    def _given(self, name: str) -> bool:
+        return self._kw.get(name, UNSET) is not UNSET
 
-        config: CachekitConfig | None = kw.get("config") if given("config") else None
+    def _get(self, name: str) -> Any:
+        """The parameter's value, ``None`` when it was not given."""
+        value = self._kw.get(name, UNSET)
+        return None if value is UNSET else value
+
+    def _profile(self, func: Callable[..., Any], preset: str | None, config: CachekitConfig | None) -> dict[str, Any]:
+        """The preset or the profile picked from the name, with the monitoring parameters applied."""
+        kw, given = self._kw, self._given
         name = getattr(func, "__name__", "function")
         profile = preset or detect_profile(name, _master_key_configured(config))
         if kw.get("fast_mode") is True:  # a manual parameter: wins over a preset too
             profile = "minimal"
         p = dict(PROFILES[profile])
         self.profile: str = profile
-
-        mon: MonitoringConfig | None = kw.get("monitoring") if given("monitoring") else None
+        mon: MonitoringConfig | None = self._get("monitoring")
         if mon is not None:
             p["collect_stats"] = mon.collect_stats
             p["enable_tracing"] = mon.enable_tracing
@@ -177,23 +206,13 @@ class Settings:
         for k in ("collect_stats", "enable_tracing", "enable_structured_logging"):
             if given(k):
                 p[k] = bool(kw[k])
+        return p
 
-        interop = kw.get("interop") if given("interop") else None
-        self.interop: bool = interop is not None
-        if self.interop:
-            _check_interop_parameters(interop, kw, given)
-        opts: dict[str, Any] = {}
-        if given("ttl") and kw["ttl"] is not None:
-            ttl = kw["ttl"]
-            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-                raise ConfigurationError(f"ttl must be a positive number of seconds, got {ttl!r}")
-            opts["ttl"] = max(1, int(ttl))
-        if self.interop:
-            opts["format"] = "interop"
-
-        # reliability
-        cb_param: Any = kw.get("circuit_breaker") if given("circuit_breaker") else None
-        cb_cfg: Any = kw.get("circuit_breaker_config") if given("circuit_breaker_config") else None
+    def _reliability(self, opts: dict[str, Any], p: dict[str, Any]) -> None:
+        """Circuit breaker, adaptive timeout, backpressure, stats and logging."""
+        kw = self._kw
+        cb_param: Any = self._get("circuit_breaker")
+        cb_cfg: Any = self._get("circuit_breaker_config")
         breaker_cfg = cb_param if isinstance(cb_param, CircuitBreakerConfig) else cb_cfg
         self.excluded_exceptions: tuple[type[BaseException], ...] = (
             tuple(breaker_cfg.excluded_exceptions) if isinstance(breaker_cfg, CircuitBreakerConfig) else ()
@@ -206,36 +225,40 @@ class Settings:
             opts["circuit_breaker"] = cb_cfg.to_core()
         else:
             opts["circuit_breaker"] = True if cb_param is True else p["circuit_breaker"]
-        at: Any = kw.get("adaptive_timeout") if given("adaptive_timeout") else None
-        if (at is None or at is True) and given("timeout") and kw["timeout"] is not None:
+        at: Any = self._get("adaptive_timeout")
+        if (at is None or at is True) and self._get("timeout") is not None:
             at = kw["timeout"]
         opts["adaptive_timeout"] = _bool_or(at, p["adaptive_timeout"])
-        bp: Any = kw.get("backpressure") if given("backpressure") else None
-        opts["backpressure"] = _bool_or(bp, p["backpressure"])
-        if given("max_concurrent_requests") and kw["max_concurrent_requests"] is not None:
+        opts["backpressure"] = _bool_or(self._get("backpressure"), p["backpressure"])
+        if self._get("max_concurrent_requests") is not None:
             opts["max_concurrent_requests"] = int(kw["max_concurrent_requests"])
         opts["collect_stats"] = bool(p["collect_stats"])
         opts["structured_logging"] = bool(p["enable_structured_logging"])
         self.verbose: bool = bool(p.get("verbose_logging"))
         self.tracing: bool = bool(p["enable_tracing"])
 
-        # L1
-        l1: L1CacheConfig | None = kw.get("l1") if given("l1") else None
+    def _l1(self, opts: dict[str, Any]) -> None:
+        """L1 options (``l1=L1CacheConfig(...)``, then the flat parameters) and ``fail_closed``."""
+        kw, given = self._kw, self._given
+        l1: L1CacheConfig | None = self._get("l1")
         if l1 is not None:
             opts["l1_enabled"] = l1.enabled
             if l1.max_size_mb is not None:
                 opts["l1_max_size_mb"] = int(l1.max_size_mb)
             if l1.plaintext:
                 opts["l1_plaintext"] = True
-        if given("l1_enabled") and kw["l1_enabled"] is not None:
+        if self._get("l1_enabled") is not None:
             opts["l1_enabled"] = bool(kw["l1_enabled"])
         if given("l1_plaintext"):
             opts["l1_plaintext"] = bool(kw["l1_plaintext"])
         if given("fail_closed"):
             opts["fail_closed"] = bool(kw["fail_closed"])
 
-        # serializer and encryption
-        ser_spec = kw.get("serializer") if given("serializer") else None
+    def _serializer_and_encryption(
+        self, opts: dict[str, Any], p: dict[str, Any], config: CachekitConfig | None
+    ) -> None:
+        kw, given = self._kw, self._given
+        ser_spec = self._get("serializer")
         integrity = kw.get("integrity_checking", True) if given("integrity_checking") else True
         if not isinstance(integrity, bool):
             raise ConfigurationError(f"integrity_checking must be True or False, got {integrity!r}")
@@ -250,7 +273,7 @@ class Settings:
             encryption = bool(kw["encryption"])
         if encryption:
             opts["encryption"] = True
-            mk = kw.get("master_key") if given("master_key") else None
+            mk = self._get("master_key")
             if mk is not None:
                 opts["master_key"] = mk.hex() if isinstance(mk, (bytes, bytearray)) else str(mk)
             elif "master_key" not in opts and config is not None and config.master_key:
@@ -258,7 +281,7 @@ class Settings:
             tenant = _encryption_tenant(kw, given, self.interop, "tenant_id" in opts)
             if tenant is not None:
                 opts["tenant_id"] = tenant
-            if given("decrypt_only_keys") and kw["decrypt_only_keys"]:
+            if self._get("decrypt_only_keys"):
                 opts["decrypt_only_keys"] = _key_hexes(kw["decrypt_only_keys"])
         else:
             opts.pop("encryption", None)
@@ -272,21 +295,23 @@ class Settings:
                 "interop mode stores plain MessagePack for other languages; "
                 + f"serializer {self.serializer_tag!r} cannot be used"
             )
-        self.options: dict[str, Any] = opts
 
-        # names
-        ns = kw.get("namespace") if given("namespace") else None
+    def _names(self, func: Callable[..., Any], interop: Any) -> None:
+        """Namespace, operation and the ``key=`` function."""
+        ns = self._get("namespace")
         self.namespace: str = ns if ns is not None else default_namespace(func, strict=self.interop)
+        operation = self._get("operation")
         if self.interop:
             self.operation: str = str(interop)
-        elif given("operation") and kw["operation"]:
-            self.operation = str(kw["operation"])
+        elif operation:
+            self.operation = str(operation)
         else:
             self.operation = default_operation(func)
-        self.key_fn: Callable[..., Any] | None = kw.get("key") if given("key") else None
+        self.key_fn: Callable[..., Any] | None = self._get("key")
 
-        # client: explicit settings JSON (None: environment only)
-        backend = kw.get("backend", UNSET)
+    def _client(self, config: CachekitConfig | None) -> None:
+        """The client: explicit settings JSON (``None``: environment only) and a custom backend."""
+        backend = self._kw.get("backend", UNSET)
         doc: dict[str, Any] = json.loads(config.to_core_json()) if config is not None else {}
         if backend is None:
             doc["redis_url"] = None
@@ -298,11 +323,13 @@ class Settings:
             doc.pop("redis_url", None)
         self.client_json: str | None = json.dumps(doc, sort_keys=True) if doc else None
 
-        # Freshness options, forwarded to the core when given. safe_mode is
-        # accepted for compatibility with the reference and has no effect.
+    def _freshness(self, opts: dict[str, Any], config: CachekitConfig | None) -> None:
+        """Freshness options, forwarded to the core when given; the TTL of ``None``
+        results. ``safe_mode`` is accepted for compatibility and has no effect."""
+        kw = self._kw
         self.safe_mode: bool = bool(kw.get("safe_mode") or False)
         for name, conv in _FRESHNESS_OPTIONS.items():
-            if given(name) and kw[name] is not None:
+            if self._get(name) is not None:
                 opts[name] = conv(kw[name])
         # None results are cached, as the reference and functools.lru_cache do:
         # the core caches a null result only with negative_ttl, so without one
