@@ -2,8 +2,9 @@
 
 declare(strict_types=1);
 
-// Writes the headers FFI reads, derived from include/cachekit.h (or the C
-// header given as the first argument):
+// Writes the headers FFI reads, derived from include/cachekit.h (the
+// package's own copy when installed with Composer, else the repository's; or
+// the C header given as the first argument):
 //   build/cachekit.ffi.h      declarations for FFI::cdef (loaded per process)
 //   build/cachekit.preload.h  the same with FFI_SCOPE "cachekit" and FFI_LIB
 //                             (the library CACHEKIT_LIBRARY or the default
@@ -17,7 +18,9 @@ require __DIR__ . '/../autoload.php';
 use Cachekit\Internal\Ffi as CoreFfi;
 use Cachekit\Internal\Header;
 
-$c = $argv[1] ?? (getenv('CACHEKIT_HEADER') ?: CoreFfi::repoDir() . '/include/cachekit.h');
+$c = $argv[1] ?? (getenv('CACHEKIT_HEADER') ?: (is_file(CoreFfi::packageDir() . '/include/cachekit.h')
+    ? CoreFfi::packageDir() . '/include/cachekit.h'   // the Composer package's copy
+    : CoreFfi::repoDir() . '/include/cachekit.h'));
 $build = CoreFfi::packageDir() . '/build';
 try {
     $decls = Header::generate($c, "{$build}/cachekit.ffi.h");

@@ -15,12 +15,16 @@ use Cachekit\Exception\SerializationException;
  * Loads the core (libcachekit.so) once per process and checks its ABI version.
  *
  * Where things come from:
- * - the library: CACHEKIT_LIBRARY, else bindings/php/lib/libcachekit.so (a
- *   packaged copy), else the repository's target/debug then target/release;
+ * - the library: CACHEKIT_LIBRARY, else lib/libcachekit.so of this package
+ *   (the Composer package carries it), else the repository's target/debug
+ *   then target/release (a checkout);
  * - the declarations: FFI scope "cachekit" when preload.php loaded it
  *   (php-fpm with ffi.enable=preload), else CACHEKIT_PHP_HEADER, else
- *   bindings/php/build/cachekit.ffi.h regenerated from include/cachekit.h
- *   (CACHEKIT_HEADER overrides where that is) whenever the C header changes.
+ *   lib/cachekit.ffi.h of this package (made with the bundled library, so
+ *   the two match) unless CACHEKIT_HEADER names another C header, else
+ *   build/cachekit.ffi.h regenerated from the C header (CACHEKIT_HEADER,
+ *   else the package's include/cachekit.h, else the repository's) whenever
+ *   it changes.
  *
  * @internal
  */
@@ -67,7 +71,8 @@ final class Ffi
         }
         throw new LibraryException(
             'cachekit: the core library was not found (looked in ' . implode(', ', $candidates) . '). '
-            . 'Build it with `cargo build --lib` in the repository, or set CACHEKIT_LIBRARY to a libcachekit.so.',
+            . 'Install the Composer package (it carries the library), build it with `cargo build --lib` in the repository, '
+            . 'or set CACHEKIT_LIBRARY to a libcachekit.so.',
         );
     }
 
@@ -84,7 +89,14 @@ final class Ffi
         }
         $cHeader = getenv('CACHEKIT_HEADER');
         if (!\is_string($cHeader) || $cHeader === '') {
-            $cHeader = self::repoDir() . '/include/cachekit.h';
+            $packaged = self::packageDir() . '/lib/cachekit.ffi.h';
+            if (is_file($packaged)) {
+                return (string) file_get_contents($packaged);
+            }
+            $cHeader = self::packageDir() . '/include/cachekit.h';
+            if (!is_file($cHeader)) {
+                $cHeader = self::repoDir() . '/include/cachekit.h';
+            }
         }
         $generated = self::packageDir() . '/build/cachekit.ffi.h';
         if (is_file($generated) && (!is_file($cHeader) || filemtime($generated) >= filemtime($cHeader))) {
