@@ -69,12 +69,20 @@ def test_standard_writes_marker_maps(redis_url: str, ns: str) -> None:
     [np.array([1, 2]), uuid.uuid4(), {1, 2}, frozenset({1}), pd.DataFrame({"a": [1]}), object(), decimal.Decimal(1)],
     ids=["numpy", "uuid", "set", "frozenset", "pandas", "object", "decimal"],
 )
-def test_standard_refusals_return_result_uncached(
+def test_the_standard_serializer_refuses_a_type_it_has_no_form_for(bad: Any) -> None:
+    with pytest.raises(TypeError):
+        StandardSerializer().serialize({"v": bad})
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array([1, 2]), uuid.uuid4(), {1, 2}, frozenset({1}), pd.DataFrame({"a": [1]}), object(), decimal.Decimal(1)],
+    ids=["numpy", "uuid", "set", "frozenset", "pandas", "object", "decimal"],
+)
+def test_a_result_the_standard_serializer_refuses_is_returned_uncached_with_a_warning(
     redis_url: str, ns: str, bad: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="cachekit")
-    with pytest.raises(TypeError):
-        StandardSerializer().serialize({"v": bad})
     n = [0]
 
     @cache(namespace=ns)
@@ -105,6 +113,9 @@ def test_auto_round_trip(redis_url: str, ns: str) -> None:
     assert got["tuple"] == (1, (2, 3)) and got["dec"] == decimal.Decimal("1.10")
     assert got["dt"] == value["dt"] and got["td"] == value["td"] and got["big"] == 2**70
     pd.testing.assert_frame_equal(got["df"], value["df"])
+
+
+def test_the_auto_serializer_refuses_an_object_it_has_no_form_for() -> None:
     with pytest.raises(TypeError):
         AutoSerializer().serialize(object())
 
@@ -171,6 +182,9 @@ def test_pickle_round_trip_warns(redis_url: str, ns: str, caplog: pytest.LogCapt
     _, got, n = cached_twice(ns, class_value, serializer="pickle")
     assert n == 1 and got == class_value
     assert any("PickleSerializer" in r.getMessage() for r in caplog.records)
+
+
+def test_the_pickle_serializer_refuses_what_pickle_cannot_pickle() -> None:
     with pytest.raises(TypeError):
         PickleSerializer().serialize(lambda: 1)
 
@@ -230,20 +244,23 @@ def test_encryption_round_trip_hides_plaintext(redis_url: str, ns: str) -> None:
     assert raw and b"123-45-6789" not in raw
 
 
-def test_encryption_wrapper_over_serializers(redis_url: str, ns: str) -> None:
-    for i, inner in enumerate([StandardSerializer(), OrjsonSerializer(), AutoSerializer()]):
-        wrapper = EncryptionWrapper(serializer=inner, master_key=bytes.fromhex(OTHER_KEY), tenant_id="acme")
-        _, got, n = cached_twice(f"{ns}{i}", {"k": [1, 2]}, serializer=wrapper)
-        assert n == 1 and got == {"k": [1, 2]}
+@pytest.mark.parametrize("inner", [StandardSerializer, OrjsonSerializer, AutoSerializer])
+def test_the_encryption_wrapper_works_over_a_serializer(redis_url: str, ns: str, inner: type) -> None:
+    wrapper = EncryptionWrapper(serializer=inner(), master_key=bytes.fromhex(OTHER_KEY), tenant_id="acme")
+    _, got, n = cached_twice(ns, {"k": [1, 2]}, serializer=wrapper)
+    assert n == 1 and got == {"k": [1, 2]}
 
-    @cache(namespace=ns + "e", serializer=EncryptionWrapper(master_key=OTHER_KEY, tenant_id="acme"))
+
+def test_the_encryption_wrappers_tenant_is_the_namespaces(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, serializer=EncryptionWrapper(master_key=OTHER_KEY, tenant_id="acme"))
     def f() -> int:
         return 1
 
-    enc = f.get_health_status()["encryption"]
-    assert enc["tenant_id"] == "acme"
+    assert f.get_health_status()["encryption"]["tenant_id"] == "acme"
 
-    @cache(namespace=ns + "d", serializer=EncryptionWrapper(enable_encryption=False))
+
+def test_an_encryption_wrapper_with_encryption_disabled_stores_plaintext(redis_url: str, ns: str) -> None:
+    @cache(namespace=ns, serializer=EncryptionWrapper(enable_encryption=False))
     def g() -> int:
         return 1
 
