@@ -85,6 +85,22 @@ def test_a_custom_serializer_returning_bytes_still_works(redis_url: str, ns: str
     assert n[0] == 1
 
 
+def test_a_serializer_returning_neither_bytes_nor_a_pair_leaves_the_result_uncached_with_a_warning(
+    redis_url: str, ns: str, caplog_cachekit: pytest.LogCaptureFixture
+) -> None:
+    class Text:
+        def serialize(self, obj: Any) -> Any:
+            return repr(obj)
+
+        def deserialize(self, data: bytes, metadata: Any = None) -> Any:
+            return data
+
+    f, n = counted(namespace=ns, serializer=Text())
+    assert f(1) == {"x": 1, "n": 1}
+    assert f(1) == {"x": 1, "n": 2}
+    assert any("not cached" in r.getMessage() and "serialize()" in r.getMessage() for r in caplog_cachekit.records)
+
+
 def test_a_custom_serializer_without_a_name_is_refused_in_interop_mode(redis_url: str, ns: str) -> None:
     with pytest.raises(ConfigurationError, match="cannot be used"):
         counted(namespace=ns, interop="get_x", serializer=ReferenceStyleSerializer())

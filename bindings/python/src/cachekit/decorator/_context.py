@@ -105,7 +105,9 @@ class Context:
         def store(lease: int, result: Any, complete_fn: Any, *extra: Any) -> None:
             try:
                 value = ser(result)
-                if type(value) is not bytes:  # the protocol's (bytes, metadata)
+                if type(value) is tuple:  # the protocol's (bytes, metadata)
+                    value = value[0]
+                if type(value) is not bytes:  # bytearray, memoryview, or a wrong type (raises)
                     value = payload(value)
             except Exception as e:
                 abort(lease)
