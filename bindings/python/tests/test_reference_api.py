@@ -95,7 +95,7 @@ def test_a_serializer_returning_neither_bytes_nor_a_pair_leaves_the_result_uncac
         def deserialize(self, data: bytes, metadata: Any = None) -> Any:
             return data
 
-    f, n = counted(namespace=ns, serializer=Text())
+    f, _ = counted(namespace=ns, serializer=Text())
     assert f(1) == {"x": 1, "n": 1}
     assert f(1) == {"x": 1, "n": 2}
     assert any("not cached" in r.getMessage() and "serialize()" in r.getMessage() for r in caplog_cachekit.records)
