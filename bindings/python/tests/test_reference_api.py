@@ -488,3 +488,36 @@ def test_cache_local_bypass_cache_runs_the_function() -> None:
 
 def test_circuit_breaker_config_is_exported_at_the_top(redis_url: str) -> None:
     assert cachekit.CircuitBreakerConfig is CircuitBreakerConfig
+
+
+def test_redis_backend_and_base_backend_are_importable_from_backends() -> None:
+    from cachekit import backends
+
+    assert backends.RedisBackend is RedisBackend
+    assert backends.BaseBackend is backends.BackendProtocol
+
+
+def test_a_custom_backend_subclassing_base_backend_is_the_l2(ns: str) -> None:
+    from cachekit.backends import BaseBackend
+
+    class Store(BaseBackend):
+        def __init__(self) -> None:
+            self.data: dict[str, bytes] = {}
+
+        def get(self, key: str) -> bytes | None:
+            return self.data.get(key)
+
+        def set(self, key: str, value: bytes, ttl: int | None = None) -> None:
+            self.data[key] = value
+
+        def delete(self, key: str) -> bool:
+            return self.data.pop(key, None) is not None
+
+        def exists(self, key: str) -> bool:
+            return key in self.data
+
+    store = Store()
+    f, n = counted(namespace=ns, backend=store, l1_enabled=False)
+    f(1)
+    f(1)
+    assert n[0] == 1 and f.cache_key(1) in store.data

@@ -185,4 +185,8 @@ def client_for(backend: Any, config_json: str | None, excluded: tuple[type[BaseE
         return client
 
 
-__all__ = ["BackendProtocol", "client_for", "supported"]
+BaseBackend = BackendProtocol  # the reference SDK's name of the protocol
+
+from cachekit.backends.redis import RedisBackend  # noqa: E402  (the reference's import path: cachekit.backends)
+
+__all__ = ["BackendProtocol", "BaseBackend", "RedisBackend", "client_for", "supported"]
