@@ -223,7 +223,11 @@ def test_decorator_config_backend_none_is_l1_only(ns: str) -> None:
 
 
 def test_encryption_config_turns_encryption_on(redis_url: str, ns: str) -> None:
-    f, _ = counted(namespace=ns, encryption=EncryptionConfig(enabled=True, master_key=OTHER_KEY))
+    @cache(namespace=ns, encryption=EncryptionConfig(enabled=True, master_key=OTHER_KEY))
+    def f(x: int) -> int:
+        return x
+
+    assert f(1) == 1
     assert f.get_health_status()["encryption"] is not None
 
 

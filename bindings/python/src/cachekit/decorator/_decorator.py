@@ -9,6 +9,7 @@ from cachekit.config import CachekitConfig, DecoratorConfig
 from cachekit.config.nested import (
     BackpressureConfig,
     CircuitBreakerConfig,
+    EncryptionConfig,
     L1CacheConfig,
     MonitoringConfig,
     TimeoutConfig,
@@ -63,7 +64,7 @@ class CacheDecorator:
         master_key: str | bytes | None = ...,
         decrypt_only_keys: list[str | bytes] | None = ...,
         tenant_id: str | None = ...,
-        encryption: bool = ...,
+        encryption: bool | EncryptionConfig = ...,
         l1_plaintext: bool = ...,
         fail_closed: bool = ...,
         config: CachekitConfig | DecoratorConfig | None = ...,
