@@ -137,6 +137,7 @@ def test_the_encrypted_serializer_name_encrypts(redis_url: str, ns: str) -> None
     f, _ = counted(namespace=ns, serializer="encrypted", l1_enabled=False)
     assert isinstance(f.cache_serializer, EncryptionWrapper)
     f(1)
+    assert f.cache_exists(1)  # this thread's next command: the write behind the call has landed
     raw = redis_cli_raw(redis_url, "GET", f.cache_key(1))
     plain = msgpack.packb({"x": 1, "n": 1})
     assert raw and plain is not None and plain not in raw
@@ -290,6 +291,7 @@ def test_reset_settings_rereads_get_settings(monkeypatch: pytest.MonkeyPatch) ->
 def test_redis_backend_with_a_url_is_that_redis(redis_url: str, ns: str) -> None:
     f, _ = counted(namespace=ns, backend=RedisBackend(redis_url))
     f(1)
+    assert f.cache_exists(1)  # this thread's next command: the write behind the call has landed
     assert redis_cli_raw(redis_url, "EXISTS", f.cache_key(1)).strip() == b"1"
 
 
