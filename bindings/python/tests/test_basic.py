@@ -489,6 +489,7 @@ def test_a_custom_backend_gets_the_key_and_the_ttl_in_seconds(ns: str) -> None:
     backend = DictBackend()
     a = dict_backed(backend, ns, counter())
     a(1)
+    assert a.cache_exists(1)  # this thread's next command: the write behind the call has landed
     key = a.cache_key(1)
     assert key in backend.data and backend.ttls[key] == 120
 
