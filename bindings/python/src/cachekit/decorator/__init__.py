@@ -8,7 +8,7 @@ locks, TTLs, L1, single-flight and fail-open are the core's.
 
 Where things are:
 
-- ``_decorator``: ``cache`` and ``CacheDecorator`` (``@cache``, ``@cache(...)``, the presets)
+- ``_decorator``: ``cache`` and ``CacheDecorator`` (``@cache``, ``@cache(...)``, the presets, ``cache.local``)
 - ``_profiles``: the presets' options and the profile picked from a function's name
 - ``_settings``: the parameters checked and resolved into core options and client settings
 - ``_names``: default namespace/operation names and the checks made at decoration
@@ -17,6 +17,8 @@ Where things are:
 - ``_methods``: ``invalidate_cache``, ``cache_clear``, ``cache_info``, ``check_health``, ...
 - ``_health`` / ``_stats``: the health reports and ``cache_info`` counters
 - ``_binding``: methods and classmethods (binding to ``self``/``cls``)
+- ``_local``: ``@cache.local`` (result objects kept in the process, by reference)
+- ``_wrapper``: ``wrap``, which puts a context, a call path and the methods together
 - ``_tracing``: OpenTelemetry spans
 - ``_types``: ``CachedFunction``, ``CacheMethods``, ``InvalidationOutcome``
 - argument encoding for keys is ``cachekit._keys``
