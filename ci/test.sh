@@ -53,6 +53,10 @@ echo "== Examples: each runs L1-only (no Redis) and shows its hit"
   expect "(hit)" ci/demo.sh
 )
 echo "examples: 4 passed, 0 failed"
+echo "== Packaging: ci/package.sh builds the release artifacts; each installed with its own tool in a fresh project, without cargo; Python's value a hit in Node, Go, PHP and C"
+t_package=$SECONDS
+tests/package/run.sh
+echo "packaging block: $((SECONDS - t_package)) s"
 echo "== Clean exit: each language's program exits 0 with nothing on stderr, 200 times under load"
 tests/exit/run.sh 200
 echo "== all tests passed"

@@ -13,7 +13,8 @@
 // encodes arguments and values as MessagePack (vmihailenco/msgpack) and
 // maps the core's statuses to errors usable with errors.Is.
 //
-// It links the Rust core statically through cgo (libcachekit.a, built by
-// `cargo build --lib` in the repository root); see README.md for the
-// library location.
+// It links the Rust core statically through cgo: the module as released
+// carries the prebuilt libcachekit.a of each supported platform; a checkout
+// links ../../target/release (see README.md, "Install"). Without cgo the
+// package does not build (nocgo.go says why).
 package cachekit
