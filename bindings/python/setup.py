@@ -104,8 +104,8 @@ def _standalone_manifest(text: str) -> str:
 
     The workspace (bindings/node), the benchmark, the example and the
     dev-dependencies name files outside src/; cargo refuses a manifest whose
-    targets are missing, so those tables go. [package], [lib],
-    [dependencies] and the profiles stay as they are.
+    targets are missing, so those tables go (an empty [workspace] ends it).
+    [package], [lib], [dependencies] and the profiles stay as they are.
     """
     keep = []
     drop = False
@@ -116,7 +116,9 @@ def _standalone_manifest(text: str) -> str:
             drop = name in ("workspace", "bench", "example", "dev-dependencies") or name.startswith("workspace.")
         if not drop:
             keep.append(line)
-    return "\n".join(keep).rstrip() + "\n"
+    # Its own workspace: an sdist unpacked under another Cargo workspace
+    # (as setuptools does, inside this repository) must not join it.
+    return "\n".join(keep).rstrip() + "\n\n[workspace]\n"
 
 
 class SdistWithCore(sdist):
@@ -140,6 +142,17 @@ class SdistWithCore(sdist):
                 shutil.copyfile(REPO / name, rust / name)
         for name in CORE_DIRS:
             shutil.copytree(REPO / name, rust / name, dirs_exist_ok=True)
+        # The repository's Cargo.lock also locks the workspace's other members
+        # (the Node addon) and dev-dependencies; cargo refuses `--locked` with
+        # entries it would drop. `cargo metadata --offline` drops them and
+        # changes no version.
+        cargo = os.environ.get("CARGO") or shutil.which("cargo")
+        if not cargo:
+            raise SystemExit("cachekit: making the sdist needs cargo (it trims the core's Cargo.lock to the core)")
+        subprocess.check_call(
+            [cargo, "metadata", "--offline", "--format-version", "1", "--manifest-path", str(rust / "Cargo.toml")],
+            stdout=subprocess.DEVNULL,
+        )
 
 
 class PlatformWheel(bdist_wheel):
