@@ -147,6 +147,22 @@ fn key_prefix_and_tenant_scope_are_part_of_the_redis_key() {
 }
 
 #[test]
+fn an_interop_namespace_refuses_a_key_prefix_or_tenant_scope_instead_of_applying_it() {
+    for (extra, names) in [
+        (r#"{"key_prefix": "app1:"}"#, "CACHEKIT_KEY_PREFIX"),
+        (r#"{"tenant_id": "acme"}"#, "CACHEKIT_TENANT_ID"),
+    ] {
+        let c = Client::new(Config::load_with(Some(extra), |_| None).unwrap()).unwrap();
+        let e = c.cache("users", opts(r#"{"format": "interop"}"#)).err().expect("refused");
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
+        assert!(e.to_string().contains(names), "{e}");
+        assert!(e.to_string().contains("users:<operation>:<hash>"), "{e}");
+        // The envelope format keeps its scope.
+        assert!(c.cache("users", CacheOptions::default()).is_ok());
+    }
+}
+
+#[test]
 fn envelope_and_interop_entries_never_share_a_key() {
     let redis = RedisServer::start();
     let c = client(&redis.url(), "");

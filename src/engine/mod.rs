@@ -104,6 +104,9 @@ impl ClientCore {
             Format::Interop => key::validate_namespace(namespace).map_err(Error::from)?,
             Format::Envelope => validate_loose(namespace, "namespace", true)?,
         }
+        if options.format == Format::Interop {
+            refuse_interop_scope(namespace, &self.config)?;
+        }
         if options.format == Format::Interop && options.serializer != "msgpack" {
             return Err(Error::Config(format!(
                 "interop format stores plain MessagePack; serializer {:?} cannot be used with it",
@@ -286,6 +289,28 @@ impl Namespace {
     pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.inner.client.block_on(f)
     }
+}
+
+/// An interop key is exactly the protocol's `{namespace}:{operation}:{hash}`
+/// (DESIGN section 4): a key prefix or tenant scope would put it where no
+/// other SDK reads, so such a configuration is refused, never applied.
+fn refuse_interop_scope(namespace: &str, cfg: &Config) -> Result<()> {
+    let mut causes = Vec::new();
+    if !cfg.key_prefix.is_empty() {
+        causes.push(format!("key_prefix / CACHEKIT_KEY_PREFIX={:?}", cfg.key_prefix));
+    }
+    if let Some(t) = &cfg.tenant_id {
+        causes.push(format!("tenant_id / CACHEKIT_TENANT_ID={t:?}"));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "interop format stores under exactly the protocol's key {namespace}:<operation>:<hash>, but this client's \
+         settings ({}) would put it under another key, which no other SDK reads: unset them for this client, or use \
+         the envelope format (an encrypted interop namespace takes its tenant from the tenant_id cache option)",
+        causes.join(", ")
+    )))
 }
 
 /// Envelope-mode namespace (and operation) check: letters of either case,
