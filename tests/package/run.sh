@@ -144,6 +144,9 @@ check "node: npm install of the two tarballs (no cargo, no build step)" timed no
 check "node: the addon comes from the platform package" \
   in_dir "$work/node" node -e "console.log(require.resolve('cachekit-$napiplat'))"
 check "node: reads python's value as a hit" in_dir "$work/node" node read.js "$ns"
+check "node: ESM import and TypeScript declarations" in_dir "$work/node" bash -c \
+  'node --input-type=module -e "import { cache } from \"cachekit\"; if (typeof cache !== \"function\") process.exit(1)" && test -f node_modules/cachekit/index.d.ts'
+
 
 # --- Go ---------------------------------------------------------------------------------
 go_install() {
