@@ -417,10 +417,68 @@ func TestConfigurationErrorsMatchTheirSentinels(t *testing.T) {
 	if !errors.Is(err, cachekit.ErrEncryption) {
 		t.Fatalf("malformed master key: %v, want ErrEncryption", err)
 	}
+}
+
+// wrapPanic runs wrap and returns what it panicked with (nil: no panic).
+func wrapPanic(wrap func()) (p any) {
+	defer func() { p = recover() }()
+	wrap()
+	return nil
+}
+
+func TestAnInvalidOperationIsRefusedWhenTheFunctionIsWrapped(t *testing.T) {
+	c := newClient(t)
 	interop := newCache(t, c, "users", cachekit.Options{Format: cachekit.Interop})
-	f := cachekit.Wrap0(interop, "getUser", func(ctx context.Context) (int, error) { return 1, nil })
-	if _, err := f.Call(bg); !errors.Is(err, cachekit.ErrInvalidKey) {
-		t.Fatalf("upper-case interop operation: %v, want ErrInvalidKey", err)
+	p := wrapPanic(func() {
+		cachekit.Wrap0(interop, "getUser", func(ctx context.Context) (int, error) { return 1, nil })
+	})
+	err, ok := p.(error)
+	if !ok || !errors.Is(err, cachekit.ErrInvalidKey) {
+		t.Fatalf("upper-case interop operation: Wrap0 panicked with %v, want an ErrInvalidKey error", p)
+	}
+	var ce *cachekit.Error
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "getUser") {
+		t.Fatalf("the panic carries no core message naming the operation: %#v", err)
+	}
+	envelope := newCache(t, c, uniqueNS(t), cachekit.Options{})
+	if p := wrapPanic(func() { cachekit.Wrap(envelope, "get user", func(context.Context, ...any) (int, error) { return 1, nil }) }); p == nil {
+		t.Fatal("an operation with a space was accepted in the envelope format")
+	}
+	if p := wrapPanic(func() { cachekit.Wrap1(interop, "get_user", fetchThing) }); p != nil {
+		t.Fatalf("a valid interop operation was refused: %v", p)
+	}
+}
+
+func TestInteropRefusesAKeyPrefixOrTenantWhenTheNamespaceIsOpened(t *testing.T) {
+	for _, tc := range []struct {
+		name, env string
+		opt       cachekit.Option
+	}{
+		{"key prefix", "CACHEKIT_KEY_PREFIX", cachekit.WithKeyPrefix("pfx")},
+		{"tenant", "CACHEKIT_TENANT_ID", cachekit.WithTenantID("acme")},
+	} {
+		t.Run(tc.name+" setting", func(t *testing.T) {
+			c := newClient(t, tc.opt)
+			_, err := c.Cache("users", cachekit.Options{Format: cachekit.Interop})
+			if !errors.Is(err, cachekit.ErrConfig) || !strings.Contains(err.Error(), tc.env) {
+				t.Fatalf("interop namespace under a %s: %v, want ErrConfig naming %s", tc.name, err, tc.env)
+			}
+			if _, err := c.Cache("users", cachekit.Options{}); err != nil {
+				t.Fatalf("the envelope format under a %s: %v", tc.name, err)
+			}
+		})
+		t.Run(tc.name+" variable", func(t *testing.T) {
+			val := "pfx"
+			if tc.env == "CACHEKIT_TENANT_ID" {
+				val = "acme"
+			}
+			t.Setenv(tc.env, val)
+			c := newClient(t)
+			_, err := c.Cache("users", cachekit.Options{Format: cachekit.Interop})
+			if !errors.Is(err, cachekit.ErrConfig) || !strings.Contains(err.Error(), tc.env) {
+				t.Fatalf("interop namespace with %s set: %v, want ErrConfig naming it", tc.env, err)
+			}
+		})
 	}
 }
 
@@ -499,8 +557,9 @@ func TestAnUndecodableCachedValueIsDiscardedAndRecomputed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(fmt.Sprint(h), "corrupt") {
-		t.Fatalf("health does not count the discarded entry: %v", h)
+	stats, _ := h["stats"].(map[string]any)
+	if n, _ := stats["corrupt_entries"].(float64); n < 1 {
+		t.Fatalf("health does not count the discarded entry: corrupt_entries=%v in %v", stats["corrupt_entries"], stats)
 	}
 }
 

@@ -36,15 +36,27 @@ type operation struct {
 	cache *Cache
 	op    []byte // NUL-terminated
 	name  string
-	err   error // a NUL in the name
 }
 
+// newOperation panics, as regexp.MustCompile does, when the operation name
+// is invalid for the namespace (the core's segment rules: strict in
+// interop format), with the core's *Error (ErrInvalidKey): a bad name is
+// a programming error, reported where the function is wrapped rather than
+// at its first call. The core checks the name (a key of no arguments);
+// the wrapper does not repeat its rules.
 func newOperation(c *Cache, name string, fn any) operation {
 	if v := reflect.ValueOf(fn); name == "" && v.IsValid() && !v.IsNil() { // a nil fn keeps "": Key only
 		name = defaultOperation(fn, c.format == Interop)
 	}
 	op, err := segment(name, "operation")
-	return operation{cache: c, op: op, name: name, err: err}
+	if err == nil && c.acquire() == nil { // a closed Cache: ErrClosed at the call
+		_, err = c.core.makeKey(op, noArgs)
+		c.release()
+	}
+	if err != nil {
+		panic(err)
+	}
+	return operation{cache: c, op: op, name: name}
 }
 
 // Operation is the operation name in the cache keys.
@@ -67,9 +79,6 @@ func (o *operation) Clear(ctx context.Context) (int, error) {
 func (o *operation) ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if o.err != nil {
-		return o.err
 	}
 	return o.cache.acquire()
 }
@@ -237,7 +246,9 @@ type Func[T any] struct {
 // Wrap caches fn in c under operation (""; derived from fn's name). The
 // arguments, in order, form the key: values of equal MessagePack meaning
 // give equal keys (int8(2), uint64(2), 2.0), so do equal calls from other
-// languages with the same namespace and operation.
+// languages with the same namespace and operation. Every Wrap* panics with
+// an *Error matching ErrInvalidKey (the core's message) when operation is
+// not a valid name for c's format (interop: ^[a-z0-9][a-z0-9._-]{0,63}$).
 func Wrap[T any](c *Cache, operation string, fn func(ctx context.Context, args ...any) (T, error)) *Func[T] {
 	return &Func[T]{operation: newOperation(c, operation, fn), fn: fn}
 }

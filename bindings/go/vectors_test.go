@@ -177,11 +177,22 @@ func (c *interopCaches) get(ns string) (*cachekit.Cache, error) {
 	return k, nil
 }
 
-func keyOf(caches *interopCaches, ns, op string, args []any) (string, error) {
+// keyOf is the key of (ns, op, args), or the error refusing it: an
+// operation the core refuses makes Wrap panic with it.
+func keyOf(caches *interopCaches, ns, op string, args []any) (key string, err error) {
 	k, err := caches.get(ns)
 	if err != nil {
 		return "", err
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			e, ok := p.(error)
+			if !ok {
+				panic(p)
+			}
+			key, err = "", e
+		}
+	}()
 	f := cachekit.Wrap[int](k, op, nil)
 	return f.Key(args...)
 }
