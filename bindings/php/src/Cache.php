@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Cachekit;
 
+use Cachekit\Exception\ConfigurationException;
 use Cachekit\Exception\InvalidArgumentException;
 use Cachekit\Internal\Codec;
 use Cachekit\Internal\Handle;
@@ -52,12 +53,25 @@ final class Cache implements CacheInterface
 
     private const KEY_MEMO = 1024;
 
+    public readonly string $namespace;
+
     /**
-     * @param array<string, mixed> $options per-namespace options of the core
-     * @param Client|null          $client  default: Client::shared() (the CACHEKIT_* environment)
+     * The namespace is opened here: a configuration the core refuses (an
+     * unknown option, an interop namespace under a key prefix or tenant
+     * scope, ...) throws ConfigurationException now, not at the first call.
+     *
+     * @param string|null          $namespace default "default"; required in the interop format
+     * @param array<string, mixed> $options   per-namespace options of the core
+     * @param Client|null          $client    default: Client::shared() (the CACHEKIT_* environment)
      */
-    public function __construct(public readonly string $namespace = 'default', private readonly array $options = [], ?Client $client = null)
+    public function __construct(?string $namespace = null, private readonly array $options = [], ?Client $client = null)
     {
+        if ($namespace === null && ($options['format'] ?? null) === 'interop') {
+            // Interop keys are shared by name with other SDKs: a default
+            // namespace would share by accident (DESIGN section 4).
+            throw new ConfigurationException('the interop format needs an explicit namespace (the one the other SDKs use); none was given');
+        }
+        $this->namespace = $namespace ??= 'default';
         $this->client = $client ?? Client::shared();
         $this->handle = new Handle($this->client, $namespace, $options);
     }

@@ -81,11 +81,12 @@ final class Client
     }
 
     /**
-     * A PSR-16 cache over namespace `$namespace` of this client.
+     * A PSR-16 cache over namespace `$namespace` of this client (default
+     * "default"; the interop format needs it named).
      *
      * @param array<string, mixed> $options
      */
-    public function cache(string $namespace = 'default', array $options = []): Cache
+    public function cache(?string $namespace = null, array $options = []): Cache
     {
         return new Cache($namespace, $options, $this);
     }

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Cachekit;
 
+use Cachekit\Exception\ConfigurationException;
 use Cachekit\Internal\ArgBinder;
 use Cachekit\Internal\Codec;
 use Cachekit\Internal\Handle;
@@ -23,9 +24,16 @@ final class Memoized
 
     private readonly ArgBinder $binder;
 
-    /** @internal use Cache::wrap */
+    /**
+     * @internal use Cache::wrap
+     *
+     * @throws ConfigurationException an operation name the core refuses for the namespace's format
+     */
     public function __construct(private readonly Handle $handle, private readonly string $operation, callable $fn)
     {
+        // The core checks the name now (a key of no arguments), so a bad
+        // one fails here rather than at the first call.
+        $handle->makeKey($operation, "\x90");
         $this->fn = \Closure::fromCallable($fn);
         $this->binder = new ArgBinder($fn);
     }

@@ -5,6 +5,9 @@ declare(strict_types=1);
 namespace Cachekit\Tests;
 
 use Cachekit\Arg\Set;
+use Cachekit\Cache;
+use Cachekit\Client;
+use Cachekit\Exception\ConfigurationException;
 use Cachekit\Exception\SerializationException;
 use PHPUnit\Framework\TestCase;
 
@@ -120,14 +123,6 @@ final class WrapTest extends TestCase
         $f(new \stdClass());
     }
 
-    public function testAnInvalidOperationNameIsAConfigurationError(): void
-    {
-        $c = Support::cache('wrap');
-        $f = $c->wrap(Support::ns('wrap'), 'bad:op', static fn () => 1);
-        $this->expectException(\Cachekit\Exception\ConfigurationException::class);
-        $f();
-    }
-
     public function testOptionsApplyToTheWrappedNamespace(): void
     {
         $c = Support::cache('wrap');
@@ -140,5 +135,85 @@ final class WrapTest extends TestCase
         $this->assertLessThanOrEqual(77, $ttl);
         $interop = $c->wrap('plain-ns', 'get_user', static fn (int $id) => $id, ['format' => 'interop']);
         $this->assertSame('plain-ns:get_user:61598716255080080f6456eb065c2e51badfaa4320b0efe97469c29cffee8875', $interop->key(42));
+    }
+
+    public function testAnInvalidOperationIsRefusedWhenTheFunctionIsWrapped(): void
+    {
+        $c = Support::cache('wrap');
+        try {
+            $c->wrap('users', 'getUser', static fn () => 1, ['format' => 'interop']);
+            $this->fail('an upper-case interop operation was accepted by wrap()');
+        } catch (ConfigurationException $e) {
+            $this->assertStringContainsString('getUser', $e->getMessage(), 'the core\'s message names the operation');
+        }
+        $this->expectException(ConfigurationException::class);
+        $c->wrap(Support::ns('wrap'), 'bad:op', static fn () => 1); // envelope rules: no ':' in an operation
+    }
+
+    public function testAValidInteropOperationIsAccepted(): void
+    {
+        $f = Support::cache('wrap')->wrap('users', 'get_user', static fn (int $id) => $id, ['format' => 'interop']);
+        $this->assertSame('get_user', $f->operation());
+    }
+
+    public function testTheInteropFormatNeedsAnExplicitNamespace(): void
+    {
+        foreach ([
+            static fn () => new Cache(options: ['format' => 'interop'], client: Support::client()),
+            static fn () => Support::client()->cache(options: ['format' => 'interop']),
+        ] as $i => $make) {
+            try {
+                $make();
+                $this->fail("form {$i}: an interop cache took the default namespace");
+            } catch (ConfigurationException $e) {
+                $this->assertStringContainsString('explicit namespace', $e->getMessage());
+            }
+        }
+        $this->assertSame('default', Support::client()->cache()->namespace, 'the envelope format keeps its default');
+        $this->assertSame('users', Support::client()->cache('users', ['format' => 'interop'])->namespace);
+    }
+
+    /** @return iterable<string, array{array<string, string>, string}> */
+    public static function interopScopes(): iterable
+    {
+        yield 'key prefix' => [['key_prefix' => 'pfx'], 'CACHEKIT_KEY_PREFIX'];
+        yield 'tenant' => [['tenant_id' => 'acme'], 'CACHEKIT_TENANT_ID'];
+    }
+
+    /**
+     * @param array<string, string> $setting
+     *
+     * @dataProvider interopScopes
+     */
+    public function testInteropUnderAKeyPrefixOrTenantIsRefusedWhenTheCacheIsMade(array $setting, string $variable): void
+    {
+        $client = new Client(['redis_url' => Support::redisUrl()] + $setting);
+        try {
+            new Cache('users', ['format' => 'interop'], $client);
+            $this->fail("an interop cache under {$variable} was made");
+        } catch (ConfigurationException $e) {
+            $this->assertStringContainsString($variable, $e->getMessage());
+        }
+        $envelope = new Cache('users', [], $client);
+        try {
+            $envelope->wrap('users', 'get_user', static fn () => 1, ['format' => 'interop']);
+            $this->fail("wrap() made an interop function under {$variable}");
+        } catch (ConfigurationException $e) {
+            $this->assertStringContainsString($variable, $e->getMessage());
+        }
+    }
+
+    /** @dataProvider interopScopes */
+    public function testInteropUnderAKeyPrefixOrTenantVariableIsRefused(array $setting, string $variable): void
+    {
+        putenv($variable . '=' . reset($setting));
+        try {
+            $client = new Client(['redis_url' => Support::redisUrl()]);
+            $this->expectException(ConfigurationException::class);
+            $this->expectExceptionMessage($variable);
+            new Cache('users', ['format' => 'interop'], $client);
+        } finally {
+            putenv($variable);
+        }
     }
 }
