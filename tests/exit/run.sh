@@ -4,7 +4,8 @@
 #   tests/exit/run.sh [RUNS] [LANGUAGE...]     (default: 200 runs of each of
 #                                               python node go php c)
 #
-# Each language's program (beside this script) makes misses whose Redis
+# php-fpm runs through php_fpm.sh (workers recycled under load, then the
+# master stopped). Each language's program (beside this script) makes misses whose Redis
 # writes are still behind the caller, with other threads or calls still
 # inside cachekit, and exits. It runs RUNS times while two busy loops keep
 # both cores loaded (exit races show under load), against a throwaway Redis.
@@ -102,5 +103,16 @@ for name in $(printf '%s\n' "${!cmd[@]}" | sort); do
     printf 'FAIL %-13s %d runs under load, %d abnormal exits; first: %s\n' "$name" "$runs" "$bad" "$first"
   fi
 done
+# php-fpm: workers recycled and the master stopped, one request per run.
+if [[ " ${langs[*]} " == *" php "* ]]; then
+  for p in "${busy[@]}"; do kill "$p" 2>/dev/null; done
+  busy=()
+  if "$here/php_fpm.sh" "$runs" >"$work/fpm.out" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  grep -E '^(PASS|FAIL) ' "$work/fpm.out" || { echo "FAIL php-fpm       $(tail -c 400 "$work/fpm.out")"; }
+fi
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
