@@ -4,7 +4,7 @@
 // core decides: L2, single flight, locks, early refresh, fail-open), runs
 // `fn` when it holds the lease and hands the result back to the core.
 
-const { convert, call, settle } = require('./errors');
+const { CachekitError, convert, call, settle } = require('./errors');
 const { encodeArgs } = require('./args');
 const { encodeValue } = require('./values');
 const { optionsJson } = require('./options');
@@ -18,7 +18,12 @@ function makeCached(client, fn, opts) {
   if (opts === null || typeof opts !== 'object') throw new TypeError('cachekit: opts must be an object');
   const json = optionsJson(opts);
   const strict = JSON.parse(json).format === 'interop';
-  const namespace = opts.namespace ?? defaultNamespace(strict);
+  if (strict && opts.namespace == null) {
+    // Interop keys are shared by name with other SDKs: a namespace taken
+    // from this file would share, or not, by accident (DESIGN section 4).
+    throw new CachekitError('CONFIG', 'cachekit: the interop format needs an explicit opts.namespace (the one the other SDKs use)');
+  }
+  const namespace = opts.namespace ?? defaultNamespace(false);
   const operation = opts.operation ?? defaultOperation(fn, strict);
   const ns = client._namespace(namespace, json);
   const op = call(() => ns.op(operation));

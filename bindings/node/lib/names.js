@@ -41,7 +41,10 @@ function callerFile() {
   return 'default';
 }
 
-/** The namespace of a function defined in the calling file. */
+/**
+ * The namespace of a function defined in the calling file (envelope format
+ * only: interop needs one named, and cached.js refuses it without).
+ */
 function defaultNamespace(strict) {
   let file = callerFile();
   if (file.startsWith('file://')) file = require('node:url').fileURLToPath(file);

@@ -350,3 +350,52 @@ test('interop format: the value is stored as canonical MessagePack', async () =>
 test('interop format: a namespace in upper case is INVALID_KEY', () => {
   assert.throws(() => client.cache(async () => 0, { namespace: 'Users', operation: 'x', interop: true }), { code: 'INVALID_KEY' });
 });
+
+test('interop format: an operation the core refuses throws when the function is cached, with its message', () => {
+  assert.throws(() => client.cache(async () => 0, { namespace: 'users', operation: 'getUser', interop: true }), (e) => {
+    assert.equal(e.code, 'INVALID_KEY');
+    assert.match(e.message, /getUser/);
+    return true;
+  });
+  assert.throws(() => client.cache(async () => 0, { namespace: uniq('node'), operation: 'bad:op' }), { code: 'INVALID_KEY' });
+});
+
+test('interop format: the namespace must be given (none from the file)', () => {
+  assert.throws(() => client.cache(async function getUser() { return 0; }, { interop: true }), (e) => {
+    assert.equal(e.code, 'CONFIG');
+    assert.match(e.message, /explicit opts\.namespace/);
+    return true;
+  });
+  const envelope = client.cache(async function getUser() { return 0; }, {});
+  assert.match(envelope.namespace, /cache\.test/, 'the envelope format keeps the file as its default');
+});
+
+for (const [setting, value, variable] of [
+  ['keyPrefix', 'pfx', 'CACHEKIT_KEY_PREFIX'],
+  ['tenantId', 'acme', 'CACHEKIT_TENANT_ID'],
+]) {
+  test(`interop format: a client ${setting} is refused when the function is cached, naming ${variable}`, () => {
+    const scoped = ck.createClient({ redisUrl: redisUrl(), [setting]: value });
+    assert.throws(() => scoped.cache(async () => 0, { namespace: 'users', operation: 'get_user', interop: true }), (e) => {
+      assert.equal(e.code, 'CONFIG');
+      assert.match(e.message, new RegExp(variable));
+      return true;
+    });
+    assert.throws(() => scoped.namespace('users', { interop: true }), { code: 'CONFIG' });
+    scoped.cache(async () => 0, { namespace: 'users', operation: 'get_user' }); // the envelope format takes it
+  });
+
+  test(`interop format: ${variable} in the environment is refused when the function is cached`, () => {
+    process.env[variable] = value;
+    try {
+      const scoped = ck.createClient({ redisUrl: redisUrl() });
+      assert.throws(() => scoped.cache(async () => 0, { namespace: 'users', operation: 'get_user', interop: true }), (e) => {
+        assert.equal(e.code, 'CONFIG');
+        assert.match(e.message, new RegExp(variable));
+        return true;
+      });
+    } finally {
+      delete process.env[variable];
+    }
+  });
+}
