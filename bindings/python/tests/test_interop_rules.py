@@ -85,8 +85,23 @@ def test_interop_with_a_tenant_scope_from_the_environment_is_refused_at_decorati
 
 
 def test_interop_with_a_key_prefix_in_the_config_is_refused_at_decoration(redis_url: str, ns: str) -> None:
-    with pytest.raises(ConfigurationError, match="key_prefix"):
+    with pytest.raises(ConfigurationError, match="key_prefix / CACHEKIT_KEY_PREFIX"):
         interop_fn(interop="get_user", namespace=ns, config=CachekitConfig(key_prefix="pfx:"))
+
+
+def test_interop_with_a_tenant_scope_in_the_config_is_refused_at_decoration(redis_url: str, ns: str) -> None:
+    with pytest.raises(ConfigurationError, match="tenant_id / CACHEKIT_TENANT_ID"):
+        interop_fn(interop="get_user", namespace=ns, config=CachekitConfig(tenant_id="acme"))
+
+
+def test_interop_with_the_scope_unset_for_the_function_is_accepted(
+    redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch, fresh_clients: None
+) -> None:
+    monkeypatch.setenv("CACHEKIT_KEY_PREFIX", "pfx:")
+    monkeypatch.setenv("CACHEKIT_TENANT_ID", "acme")
+    reset_settings()
+    f = interop_fn(interop="get_user", namespace=ns, config=CachekitConfig(key_prefix="", tenant_id=None))
+    assert f.cache_key(1).startswith(f"{ns}:get_user:")
 
 
 def test_the_key_prefix_still_applies_outside_interop(redis_url: str, ns: str) -> None:

@@ -83,7 +83,7 @@ class Context:
         fname = getattr(func, "__qualname__", "function")
         encode = key_fn_encoder(s.key_fn, fname) if s.key_fn is not None else binder.encode
         op = s.operation.encode()
-        check_names(ns, s, op, s.key_fn is not None)
+        check_names(ns, s, op)
 
         self.func: Callable[..., Any] = func
         self.settings: Settings = s

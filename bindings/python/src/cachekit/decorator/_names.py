@@ -37,33 +37,16 @@ def default_operation(func: Callable[..., Any], strict: bool = False) -> str:
     return _fold(name.replace("<locals>.", "").replace("<lambda>", "lambda"), strict, colon=False)
 
 
-def check_names(ns: _core.Namespace, s: Settings, op: bytes, custom_key: bool) -> None:
-    """Checks made when the function is decorated, not at its first call:
-    the operation name (the core validates it when it builds a key), and in
-    interop mode that the key is exactly the protocol's."""
+def check_names(ns: _core.Namespace, s: Settings, op: bytes) -> None:
+    """The operation name is checked when the function is decorated, not at
+    its first call (the core validates it when it builds a key). An interop
+    namespace under a key prefix or tenant scope was already refused by the
+    core when it was opened (ck_cache_new, a ConfigurationError naming the
+    setting)."""
     try:
-        key = ns.make_key(op, b"\x90")
+        ns.make_key(op, b"\x90")
     except ConfigurationError as e:
         raise ConfigurationError(f"invalid operation name {s.operation!r} for namespace {s.namespace!r}: {e}") from e
-    if not s.interop:
-        return
-    want = f"{s.namespace}:{s.operation}:"
-    if not key.startswith(want):
-        cfg = ns.health().get("config") or {}
-        causes = [
-            f"{name}={cfg.get(field)!r}"
-            for field, name in (
-                ("key_prefix", "key_prefix / CACHEKIT_KEY_PREFIX"),
-                ("tenant_id", "tenant_id / CACHEKIT_TENANT_ID"),
-            )
-            if cfg.get(field)
-        ]
-        raise ConfigurationError(
-            f"interop mode stores under exactly the protocol's key {want}<hash>, but this client's settings "
-            + f"({', '.join(causes) or 'a key prefix'}) would make it {key.rsplit(':', 1)[0]}:<hash>, which no other "
-            + "SDK reads. Unset them for this function (config=CachekitConfig(key_prefix='', tenant_id=None)) or "
-            + "use the envelope format; for an encrypted interop tenant pass tenant_id=/deployment_uuid= to @cache"
-        )
 
 
 def skip_first(func: Callable[..., Any]) -> bool:
