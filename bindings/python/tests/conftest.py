@@ -100,3 +100,16 @@ def own_redis(tmp_path: object) -> Iterator[RedisServer]:
 def caplog_cachekit(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.WARNING, logger="cachekit")
     return caplog
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skipped test is a failure here (as Go's ci.sh and PHP's failOnSkipped):
+    a missing dependency or an empty parametrisation (pytest skips a test whose
+    parameter list is empty, "got empty parameter set") must not pass the run."""
+    outcome = yield
+    report = outcome.get_result()  # pyright: ignore[reportAttributeAccessIssue]
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped tests fail this suite: {item.nodeid}: {reason}"
