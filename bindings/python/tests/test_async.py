@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 from typing import Any
 
 import pytest
 
 from cachekit import cache
 from cachekit.decorator import _async
+from conftest import RedisServer
 
 
 def test_an_async_function_is_still_a_coroutine_function(redis_url: str, ns: str) -> None:
@@ -137,32 +141,48 @@ def test_async_stampede_runs_once(redis_url: str, ns: str) -> None:
     assert n[0] == 1
 
 
-def test_async_loop_is_not_blocked_by_redis(redis_url: str, ns: str) -> None:
-    """While lookups are in flight, the loop keeps running other tasks."""
+def test_async_loop_is_not_blocked_by_redis(own_redis: RedisServer, ns: str) -> None:
+    """Redis is paused (SIGSTOP) while 20 lookups are pending: the loop keeps
+    ticking until they are all sent and unanswered, and they complete once
+    Redis resumes. A lookup that waited on Redis on the loop's thread would
+    stop the ticker until Redis answers (or the core's timeout); a watchdog
+    thread resumes Redis after 5 s so that such a failure does not hang."""
+    assert own_redis.proc is not None
+    pid = own_redis.proc.pid
 
-    @cache(namespace=ns, l1_enabled=False)
+    @cache(namespace=ns, l1_enabled=False, backend=own_redis.url, adaptive_timeout=False)
     async def f(x: int) -> int:
-        await asyncio.sleep(0.05)
         return x
 
-    async def main() -> int:
-        ticks = 0
-        stop = False
+    resumed = threading.Event()
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while not stop:
-                ticks += 1
+    def resume() -> None:
+        if not resumed.is_set():
+            resumed.set()
+            os.kill(pid, signal.SIGCONT)
+
+    async def main() -> tuple[int, list[int]]:
+        await f(-1)  # connected
+        os.kill(pid, signal.SIGSTOP)
+        watchdog = threading.Timer(5.0, resume)
+        watchdog.start()
+        try:
+            calls = [asyncio.ensure_future(f(i)) for i in range(20)]
+            ticks = 0
+            while ticks < 50:  # the loop runs while every call waits on the paused Redis
                 await asyncio.sleep(0.001)
+                ticks += 1
+            pending = sum(not c.done() for c in calls)
+            assert not resumed.is_set(), "the loop was blocked until the watchdog resumed Redis"
+            resume()
+            return pending, await asyncio.gather(*calls)
+        finally:
+            resume()
+            watchdog.cancel()
 
-        t = asyncio.create_task(ticker())
-        await asyncio.gather(*(f(i) for i in range(20)))
-        await asyncio.gather(*(f(i) for i in range(20)))
-        stop = True
-        await t
-        return ticks
-
-    assert asyncio.run(main()) > 10
+    pending, results = asyncio.run(main())
+    assert pending == 20
+    assert results == list(range(20))
 
 
 def test_ainvalidate_cache_deletes_the_entry_and_says_it_existed(redis_url: str, ns: str) -> None:
