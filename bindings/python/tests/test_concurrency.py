@@ -45,13 +45,20 @@ def test_fork_child_works(redis_url: str, ns: str) -> None:
         return x + 1
 
     assert f(1) == 2  # parent uses the client (runtime, connections) before forking
+    assert f(1) == 2
+    parent = f.cache_info()
+    assert parent.currsize == 1 and parent.l1_hits >= 1  # the parent's L1 holds the entry
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
         code = 1
         try:
             before = n[0]
-            ok = f(1) == 2 and n[0] == before  # L1 is empty, Redis has it: no recomputation
+            info = f.cache_info()
+            ok = info.currsize == 0  # the child's L1 starts empty (the core reports its entries)
+            ok = ok and f(1) == 2 and n[0] == before  # Redis has it: no recomputation
+            after = f.cache_info()
+            ok = ok and after.l1_hits == info.l1_hits and after.l2_hits == info.l2_hits + 1  # from L2, not L1
             ok = ok and f(100) == 101 and f(100) == 101 and n[0] == before + 1
             code = 0 if ok else 3
         except BaseException:
