@@ -17,7 +17,7 @@ from cachekit.config.nested import (
     TimeoutConfig,
 )
 from cachekit.decorator import _profiles
-from conftest import redis_cli
+from conftest import RedisServer, redis_cli
 
 FEATURES = ("circuit_breaker", "adaptive_timeout", "backpressure", "statistics", "structured_logging")
 
@@ -143,8 +143,9 @@ def test_fast_mode_picks_the_minimal_profile(redis_url: str, ns: str) -> None:
     assert h.cache_profile == "minimal"
 
 
-def nested_configured(ns: str) -> Any:
+def nested_configured(ns: str, **extra: Any) -> Any:
     @cache(
+        **extra,
         ttl=3600,
         namespace=ns,
         l1=L1CacheConfig(enabled=False),
@@ -176,14 +177,41 @@ def test_backpressure_config_reaches_the_core(redis_url: str, ns: str) -> None:
     assert f.get_health_status()["backpressure"]["max_concurrent"] == 42
 
 
-def test_circuit_breaker_config_reaches_the_core(redis_url: str, ns: str) -> None:
-    f = nested_configured(ns)
-    assert f.cache_options["circuit_breaker"]["failure_threshold"] == 7
+class DownBackend:
+    """A custom L2 whose every operation fails (a transient error for the breaker)."""
+
+    def get(self, key: str) -> bytes | None:
+        raise ConnectionError("down")
+
+    def set(self, key: str, value: bytes, ttl: int | None = None) -> None:
+        raise ConnectionError("down")
+
+    def delete(self, key: str) -> bool:
+        raise ConnectionError("down")
+
+    def exists(self, key: str) -> bool:
+        raise ConnectionError("down")
+
+
+def failures_when_opened(f: Any) -> int:
+    """Calls f (over a failing backend) until the core's breaker opens; the failure count it opened at."""
+    for i in range(50):
+        assert f(i) == i  # fail-open
+        cb = f.get_health_status()["circuit_breaker"]
+        if cb["state"] == "OPEN":
+            return int(cb["failure_count"])
+    raise AssertionError("the circuit breaker never opened")
+
+
+def test_circuit_breaker_config_reaches_the_core(redis_url: str, ns: str, caplog_cachekit: Any) -> None:
+    f = nested_configured(ns, backend=DownBackend())
+    assert failures_when_opened(f) == 7
 
 
 def test_timeout_config_reaches_the_core(redis_url: str, ns: str) -> None:
     f = nested_configured(ns)
-    assert f.cache_options["adaptive_timeout"]["max_timeout"] == 3.0
+    at = f.get_health_status()["adaptive_timeout"]
+    assert (at["enabled"], at["min_timeout"], at["max_timeout"]) == (True, 0.2, 3.0)
 
 
 def test_max_concurrent_requests_and_circuit_breaker_config_parameters_reach_the_core(redis_url: str, ns: str) -> None:
@@ -192,7 +220,14 @@ def test_max_concurrent_requests_and_circuit_breaker_config_parameters_reach_the
         return x
 
     assert g.get_health_status()["backpressure"]["max_concurrent"] == 9
-    assert g.cache_options["circuit_breaker"]["failure_threshold"] == 2
+
+    @cache(
+        namespace=ns + "-down", backend=DownBackend(), circuit_breaker_config=CircuitBreakerConfig(failure_threshold=2)
+    )
+    def down(x: int) -> int:
+        return x
+
+    assert failures_when_opened(down) == 2
 
 
 def compat_configured(ns: str) -> Any:
@@ -221,9 +256,46 @@ def test_adaptive_timeout_false_turns_it_off(redis_url: str, ns: str) -> None:
     assert features(compat_configured(ns))["adaptive_timeout"] is False
 
 
-def test_freshness_parameters_are_forwarded_to_the_core(redis_url: str, ns: str) -> None:
-    o = compat_configured(ns).cache_options
-    assert (o["refresh_ttl_on_get"], o["pipelined"], o["ttl_refresh_threshold"]) == (True, False, 0.3)
+def pttl_calls(url: str) -> int:
+    """PTTL commands the server has run since its last CONFIG RESETSTAT."""
+    for line in redis_cli(url, "INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_pttl:"):
+            return int(line.split("calls=", 1)[1].split(",", 1)[0])
+    return 0
+
+
+@pytest.mark.parametrize(("pipelined", "pttl_on_a_miss"), [(True, 1), (False, 0)])
+def test_pipelined_reaches_the_core(own_redis: RedisServer, ns: str, pipelined: bool, pttl_on_a_miss: int) -> None:
+    """A lookup that needs the remaining TTL (L1 is on) sends GET and PTTL in one
+    round trip when pipelined, and only GET (PTTL after a value came back) when not:
+    on a miss the server sees one PTTL, or none."""
+
+    @cache(namespace=ns, backend=own_redis.url, pipelined=pipelined)
+    def f(x: int) -> int:
+        return x
+
+    assert f(0) == 0  # connected
+    redis_cli(own_redis.url, "CONFIG", "RESETSTAT")
+    assert f(1) == 1  # a miss: the lookup has been answered when the call returns
+    assert pttl_calls(own_redis.url) == pttl_on_a_miss
+
+
+@pytest.mark.parametrize(
+    ("compression", "stored_at_least", "stored_at_most"), [(True, 0, 20_000), (False, 200_000, 10**9)]
+)
+def test_enable_compression_reaches_the_core(
+    redis_url: str, ns: str, compression: bool, stored_at_least: int, stored_at_most: int
+) -> None:
+    """A 200 kB run of one letter is stored compressed (far smaller), or as is with compression off."""
+
+    @cache(namespace=ns, config=CachekitConfig(enable_compression=compression))
+    def f(x: int) -> str:
+        return "a" * 200_000
+
+    assert f(1) == "a" * 200_000
+    assert f.cache_exists(1)  # this thread's next command: the write behind the call has landed
+    size = int(redis_cli(redis_url, "STRLEN", f.cache_key(1)).removeprefix("(integer) "))
+    assert stored_at_least <= size <= stored_at_most
 
 
 def test_refresh_ttl_on_get_resets_a_low_ttl(redis_url: str, ns: str) -> None:

@@ -178,7 +178,9 @@ def test_config_decorator_config_sets_ttl_and_namespace(redis_url: str, ns: str)
 
 def test_a_parameter_beside_config_wins_over_its_field(redis_url: str, ns: str) -> None:
     f, _ = counted(config=DecoratorConfig(ttl=120, namespace="other"), namespace=ns, ttl=30)
-    assert f.cache_namespace == ns and f.cache_options["ttl"] == 30
+    assert f.cache_namespace == ns and f(1) == f(1)
+    ttl = f.cache_ttl(1)  # what the core stored with: the parameter's 30 s, not the field's 120
+    assert ttl is not None and 0 < ttl <= 30
 
 
 @pytest.mark.parametrize(
@@ -191,7 +193,9 @@ def test_decorator_config_presets_hold_the_references_values(
     config = getattr(DecoratorConfig, preset)(namespace=ns)
     assert config.ttl == ttl and config.circuit_breaker.enabled is breaker
     f, _ = counted(config=config)
-    assert f.cache_options["ttl"] == ttl
+    assert f(1) == f(1)
+    stored = f.cache_ttl(1)  # the TTL the core stored the entry with
+    assert stored is not None and ttl - 60 < stored <= ttl
     assert f.get_health_status()["features_enabled"]["circuit_breaker"] is breaker
 
 
@@ -202,7 +206,9 @@ def test_a_decorator_config_preset_takes_overrides(redis_url: str) -> None:
 def test_decorator_config_secure_encrypts(redis_url: str, ns: str) -> None:
     f, _ = counted(config=DecoratorConfig.secure(master_key=OTHER_KEY, namespace=ns))
     assert f.get_health_status()["encryption"] is not None
-    assert f.cache_options["ttl"] == 600
+    assert f(1) == f(1)
+    stored = f.cache_ttl(1)
+    assert stored is not None and 540 < stored <= 600
 
 
 def test_decorator_config_secure_refuses_integrity_checking_off() -> None:
