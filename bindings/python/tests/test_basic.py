@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -133,6 +134,26 @@ def test_an_argument_without_a_key_form_is_refused_by_the_key_helpers(redis_url:
         f.cache_key(object())
 
 
+def wait_until(cond: Callable[[], object], deadline_s: float, what: str) -> None:
+    """Polls cond until it holds, failing with what after deadline_s seconds."""
+    deadline = time.monotonic() + deadline_s
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def wait_stale(f: Any, ttl: float, window: float) -> None:
+    """Until f's entry is past its TTL and inside its stale window: Redis keeps it
+    for ttl + window, so fewer than window seconds remain (deadline: ttl + 2 s)."""
+
+    def stale() -> bool:
+        left = f.cache_ttl()
+        assert left is not None, "the entry left Redis before its stale window ended"
+        return left < window
+
+    wait_until(stale, ttl + 2, "the entry never went stale")
+
+
 def test_ttl_expiry(redis_url: str, ns: str) -> None:
     n = counter()
 
@@ -145,7 +166,8 @@ def test_ttl_expiry(redis_url: str, ns: str) -> None:
     assert f() == 1
     ttl = f.cache_ttl()
     assert ttl is not None and 0 < ttl <= 1.0
-    time.sleep(1.3)
+    # Redis drops the entry once its 1 s are over (the deadline allows 2 s more).
+    wait_until(lambda: f.cache_ttl() is None, 1 + 2, "the entry did not expire in Redis")
     assert f() == 2
     assert n[0] == 2
 
@@ -547,7 +569,10 @@ def test_custom_backend_with_async_functions(ns: str) -> None:
 
     async def main() -> None:
         assert await f(3) == [3]
-        await asyncio.sleep(0.1)  # the async fill writes L2 in the background
+        for _ in range(500):  # the async fill writes L2 in the background: poll, 5 s deadline
+            if backend.data:
+                break
+            await asyncio.sleep(0.01)
         assert await f(3) == [3]
 
     asyncio.run(main())
@@ -575,17 +600,14 @@ def test_stale_while_revalidate_returns_the_stale_value_while_the_refresh_runs(r
         return "refreshed"
 
     assert f() == "first"
-    time.sleep(1.2)  # expired, within the stale window
+    wait_stale(f, ttl=1, window=30)
     assert f() == "first"  # the stale value, returned while the refresh is blocked
     assert refreshing.wait(10), "the refresh did not start"
     release.set()
     # The refreshed value is served once its write has landed (until then a
     # read may see the stale value and start another refresh: L1 is off).
-    for _ in range(100):
-        if f() == "refreshed":
-            break
-        time.sleep(0.05)
-    assert f() == "refreshed" and n[0] >= 2
+    wait_until(lambda: f() == "refreshed", 5, "the refreshed value was never served")
+    assert n[0] >= 2
 
 
 def test_async_stale_while_revalidate(redis_url: str, ns: str) -> None:
@@ -601,10 +623,14 @@ def test_async_stale_while_revalidate(redis_url: str, ns: str) -> None:
 
     async def main() -> list[int]:
         first = await f()
-        await asyncio.sleep(1.2)
-        stale = await f()
-        await asyncio.sleep(0.5)
-        fresh = await f()
+        await asyncio.to_thread(wait_stale, f, 1, 30)
+        stale = await f()  # the stale value at once; the refresh runs as a task
+        fresh = stale
+        for _ in range(500):  # the refreshed value, once the refresh landed: poll, 5 s deadline
+            fresh = await f()
+            if fresh != stale:
+                break
+            await asyncio.sleep(0.01)
         return [first, stale, fresh]
 
     assert asyncio.run(main()) == [1, 1, 2]
