@@ -15,11 +15,12 @@ because no Python code takes part in them:
   ``"msgpack"`` payload as one MessagePack document (tests/vectors.rs uses
   ``decode_envelope_raw`` for them), so they cannot reach a Python
   serializer; LZ4 and xxHash3 are core-only.
-* encryption.json ``vectors``, ``aad_reject_vectors``, ``keyring`` and the
-  non-interop ``decrypted_container`` rows: their cache keys
-  (``test:vector:1``, ...) are not keys a Python call derives, the readers
-  they name are other SDKs' containers, and this wrapper has no parameter
-  for decrypt-only (rotation) keys.
+* encryption.json ``vectors``, ``aad_reject_vectors``, the ciphertexts of
+  ``keyring.vectors`` and the non-interop ``decrypted_container`` rows: their
+  cache keys (``test:vector:1``, ``keyring:k1:entry``, ...) are not keys a
+  Python call derives (the AAD binds the key), and the readers they name are
+  other SDKs' containers. The keyring's key fingerprints, its configuration
+  rows and a rotation through ``decrypt_only_keys`` run below.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import msgpack
 import pytest
 
 from cachekit import InteropError, cache, generate_interop_key
-from cachekit.errors import EncryptionError
+from cachekit.errors import ConfigurationError, EncryptionError
 from cachekit.serializers import EncryptionWrapper, StandardSerializer
 from conftest import redis_cli, redis_cli_raw
 
@@ -461,3 +462,59 @@ def test_a_python_convenience_argument_is_keyed_as_its_plain_value_in_envelope_m
 def test_a_date_argument_has_no_interop_key(redis_url: str) -> None:
     with pytest.raises(InteropError):
         generate_interop_key("users", "op", [dt.date(2024, 1, 2)])
+
+
+# ---------------------------------------------------------------- encryption.json: keyring
+
+KEYRING: dict[str, Any] = ENC["keyring"]
+KEYRING_ENTRIES: list[dict[str, Any]] = KEYRING["entries"]
+KEYRING_CONFIG: list[dict[str, Any]] = KEYRING["configuration"]["vectors"]
+assert len(KEYRING_ENTRIES) >= 2 and len(KEYRING_CONFIG) >= 4
+
+
+@pytest.mark.parametrize("entry", KEYRING_ENTRIES, ids=[e["id"] for e in KEYRING_ENTRIES])
+def test_keyring_entry_derives_the_vectors_key(entry: dict[str, Any]) -> None:
+    f = cache(encryption=True, master_key=entry["master_key_hex"], tenant_id=KEYRING["tenant_id"], backend=None)(_fn)
+    assert f.get_health_status()["encryption"]["key_fingerprint"] == entry["derived_key_fingerprint_hex"]
+
+
+@pytest.mark.parametrize("vec", KEYRING_CONFIG, ids=[v["name"] for v in KEYRING_CONFIG])
+def test_keyring_configuration_is_accepted_or_refused_at_decoration(vec: dict[str, Any]) -> None:
+    def decorate() -> Any:
+        return cache(
+            encryption=True,
+            master_key=vec["current_master_key_hex"],
+            decrypt_only_keys=vec["decrypt_only_master_keys_hex"],
+            backend=None,
+        )(_fn)
+
+    if vec["verdict"] == "accept":
+        assert decorate()() == 1
+    else:
+        assert vec["verdict"] == "reject"
+        with pytest.raises((EncryptionError, ConfigurationError)):
+            decorate()
+
+
+def test_keyring_rotation_reads_an_entry_of_a_decrypt_only_key(redis_url: str, ns: str) -> None:
+    """An entry written under k1 is read (no recomputation) by a function whose
+    current key is k2 with k1 decrypt-only, and is a miss for k2 alone."""
+    k1, k2 = (e["master_key_hex"] for e in KEYRING_ENTRIES[:2])
+    tenant = KEYRING["tenant_id"]
+    calls: list[str] = []
+
+    def make(name: str, master_key: str, old: list[str]) -> Any:
+        @cache(namespace=ns, operation="rot", encryption=True, master_key=master_key, decrypt_only_keys=old,
+               tenant_id=tenant, l1_enabled=False)  # fmt: skip
+        def f(x: int) -> str:
+            calls.append(name)
+            return f"{name}:{x}"
+
+        return f
+
+    writer = make("k1", k1, [])
+    assert writer(1) == "k1:1"
+    assert writer.cache_exists(1)  # this thread's next command: the write has landed
+    assert make("k2+k1", k2, [k1])(1) == "k1:1"
+    assert make("k2", k2, [])(1) == "k2:1"
+    assert calls == ["k1", "k2"]
