@@ -503,7 +503,7 @@ def test_keyring_rotation_reads_an_entry_of_a_decrypt_only_key(redis_url: str, n
     tenant = KEYRING["tenant_id"]
     calls: list[str] = []
 
-    def make(name: str, master_key: str, old: list[str]) -> Any:
+    def make(name: str, master_key: str, old: list[str | bytes]) -> Any:
         @cache(namespace=ns, operation="rot", encryption=True, master_key=master_key, decrypt_only_keys=old,
                tenant_id=tenant, l1_enabled=False)  # fmt: skip
         def f(x: int) -> str:
