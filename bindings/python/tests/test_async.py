@@ -6,13 +6,23 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from cachekit import cache
 from cachekit.decorator import _async
-from conftest import RedisServer
+from conftest import RedisServer, redis_cli
+
+
+async def landed(key: str, deadline_s: float = 5.0) -> None:
+    """Polls Redis from outside until key is there (deadline_s seconds)."""
+    url = os.environ["CACHEKIT_TEST_REDIS_URL"]
+    deadline = time.monotonic() + deadline_s
+    while await asyncio.to_thread(redis_cli, url, "EXISTS", key) != "(integer) 1":
+        assert time.monotonic() < deadline, f"{key} never reached Redis"
+        await asyncio.sleep(0.01)
 
 
 def test_an_async_function_is_still_a_coroutine_function(redis_url: str, ns: str) -> None:
@@ -56,7 +66,7 @@ def test_an_async_fill_reaches_redis_for_another_handle(redis_url: str, ns: str)
 
     async def main() -> None:
         assert await fetch(1) == {"x": 1}
-        await asyncio.sleep(0.2)  # the L2 write of an async fill happens in the background
+        await landed(fetch.cache_key(1))  # the L2 write of an async fill happens in the background
         assert await fetch_l2(1) == {"x": 1}  # served by Redis through the completion callback
 
     asyncio.run(main())
@@ -74,7 +84,7 @@ def test_an_async_value_being_written_is_read_by_this_process(redis_url: str, ns
 
     async def main() -> None:
         assert await fetch_l2(2) == {"x": -1}
-        await asyncio.sleep(0.2)  # until then this process reads the value being written, not Redis
+        await landed(fetch_l2.cache_key(2))  # until then this process reads the value being written, not Redis
         assert await fetch_l2(2) == {"x": -1}
 
     asyncio.run(main())
@@ -90,7 +100,7 @@ def test_async_l1_hit_never_waits(redis_url: str, ns: str, monkeypatch: pytest.M
     async def main() -> None:
         await f(1)
         await f(1)
-        await asyncio.sleep(0.2)
+        await landed(f.cache_key(1))
         waits: list[int] = []
         original = _async._wait_pending  # pyright: ignore[reportPrivateUsage]
 

@@ -43,6 +43,7 @@ def test_redis_killed_mid_run(own_redis: RedisServer, ns: str, caplog: pytest.Lo
 
     errors: list[BaseException] = []
     stop = threading.Event()
+    done = [0]  # calls returned, all threads
 
     def load() -> None:
         i = 0
@@ -52,15 +53,33 @@ def test_redis_killed_mid_run(own_redis: RedisServer, ns: str, caplog: pytest.Lo
             except BaseException as e:
                 errors.append(e)
             i += 1
+            with lock:
+                done[0] += 1
+
+    def calls_after(k: int, what: str) -> None:
+        """Waits (deadline RECOVERY_BOUND_S) until the load has returned k more calls."""
+        with lock:
+            target = done[0] + k
+        deadline = time.monotonic() + RECOVERY_BOUND_S
+        while True:
+            with lock:
+                if done[0] >= target:
+                    return
+            assert time.monotonic() < deadline, what
+            time.sleep(0.01)
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    calls_after(50, "the load did not run against the live server")
     own_redis.kill()
-    time.sleep(1.0)
+    calls_after(50, "calls did not return (fail-open) while Redis was down")
+    opened = time.monotonic() + RECOVERY_BOUND_S
+    while f.get_health_status()["circuit_breaker"]["times_opened"] < 1:
+        assert time.monotonic() < opened, "the breaker never opened while Redis was down"
+        time.sleep(0.01)
     own_redis.start()
-    time.sleep(1.0)
+    calls_after(50, "calls did not return after Redis came back")
     stop.set()
     for t in threads:
         t.join()
@@ -84,10 +103,12 @@ def test_redis_killed_mid_run(own_redis: RedisServer, ns: str, caplog: pytest.Lo
     while time.monotonic() < deadline:
         x += 1
         assert f(x) == x * 3
-        time.sleep(0.1)  # the write may land behind the call
+        f.cache_exists(x)  # this thread's next command: the write behind the call has landed (or failed)
+        time.sleep(0.05)  # poll interval (the deadline bounds the loop)
         if (
             redis_cli(own_redis.url, "EXISTS", f.cache_key(x)) == "(integer) 1"
             and f.check_health()["system"]["status"] == "healthy"
+            and f.get_health_status()["circuit_breaker"]["state"] == "CLOSED"
         ):
             recovered = True
             break
