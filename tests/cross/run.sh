@@ -57,7 +57,19 @@ for fmt in envelope interop; do
   check "$fmt: go writes" "$bin/cross" write "$fmt" "$ns"
   check "$fmt: python reads go's entry as a hit" "$py" "$here/cross.py" read "$fmt" "$ns" go
 done
-# The two formats never share a key: an envelope entry is not an interop hit.
+# The two formats never share a key: the keys of one call differ, Python's
+# envelope entry is at the envelope key and nothing is at the interop key
+# (checked in Redis before any interop call on that namespace), and an
+# envelope entry is not an interop hit.
+formats_keys() { # namespace
+  local ek ik
+  ek="$("$bin/cross" key envelope "$1")" && ik="$("$bin/cross" key interop "$1")" || return 1
+  [ -n "$ek" ] && [ -n "$ik" ] || { echo "no key ($ek / $ik)"; return 1; }
+  [ "$ek" != "$ik" ] || { echo "both formats use the key $ek"; return 1; }
+  [ "$(redis-cli -u "$url" exists "$ek")" = 1 ] || { echo "python's envelope entry is not at $ek"; return 1; }
+  [ "$(redis-cli -u "$url" exists "$ik")" = 0 ] || { echo "an entry is at the interop key $ik before any interop call"; return 1; }
+}
+check "formats do not share keys" formats_keys "cross-$$-envelope"
 check "formats do not share entries" "$bin/cross" read interop "cross-$$-envelope" --expect-miss
 
 # Ours beside the reference SDK (PyPI cachekit 0.24.1, its own virtualenv):

@@ -1,7 +1,8 @@
 // Go side of the cross-language test (run by tests/cross/run.sh).
 //
-//	cross write|read FORMAT NAMESPACE [--expect-miss]
+//	cross write|read|key FORMAT NAMESPACE [--expect-miss]
 //
+// key: prints the Redis key of Python's arguments in that format.
 // write: calls the cached function (a miss: it runs) with Go's arguments.
 // read: calls it with Python's arguments and checks that it is a hit (the
 // function does not run) with the value Python wrote. Exits 1 on failure.
@@ -76,6 +77,15 @@ func run(mode, format, ns string, expectMiss bool) error {
 		return valueFor("go", args{a[0].(int64), a[1].(string), a[2], a[3].(map[string]any)}), nil
 	})
 	ctx := context.Background()
+	if mode == "key" {
+		a := argsFor("python")
+		k, err := profile.Key(a.id, a.name, a.factor, a.extra)
+		if err != nil {
+			return err
+		}
+		fmt.Println(k)
+		return nil
+	}
 	if mode == "write" {
 		a := argsFor("go")
 		if _, err := profile.Call(ctx, a.id, a.name, a.factor, a.extra); err != nil {
