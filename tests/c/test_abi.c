@@ -330,14 +330,30 @@ static void the_client_default_ttl_applies_to_caches_without_a_ttl(void) {
 
 static void the_client_key_prefix_starts_every_key(void) {
     ck_client *cl = client_or_die("{\"redis_url\": null, \"key_prefix\": \"app1:\", \"tenant_id\": null}");
-    ck_cache *c = cache_or_die(cl, "users", "{\"format\": \"interop\"}");
+    ck_cache *c = cache_or_die(cl, "users", NULL);
     ck_buf k = {0};
     CHECK_ST(ck_make_key(c, "get_all", MP(0x90), &k), CK_OK);
-    const char *want = "app1:users:get_all:8064bf5f945dba521b017bb3f32b31a293a6e16944838d171ea9e77fab085e8e";
+    const char *want = "app1:users:get_all:8064bf5f945dba521b017bb3f32b31a293a6e16944838d171ea9e77fab085e8e:e1";
     CHECK(buf_eq(&k, (const uint8_t *)want, strlen(want)));
     ck_buf_free(&k);
     ck_cache_free(c);
     ck_client_free(cl);
+}
+
+/* An interop key is exactly the protocol's: a key prefix or tenant scope is
+ * refused at ck_cache_new (CK_CONFIG naming the setting), never applied. */
+static void an_interop_namespace_under_a_key_prefix_or_tenant_is_ck_config(void) {
+    const char *cfgs[2] = {"{\"redis_url\": null, \"key_prefix\": \"app1:\", \"tenant_id\": null}",
+                           "{\"redis_url\": null, \"key_prefix\": null, \"tenant_id\": \"acme\"}"};
+    const char *names[2] = {"CACHEKIT_KEY_PREFIX", "CACHEKIT_TENANT_ID"};
+    for (int i = 0; i < 2; i++) {
+        ck_client *cl = client_or_die(cfgs[i]);
+        ck_cache *sentinel = (ck_cache *)(uintptr_t)0x1, *c = sentinel;
+        CHECK_ST(ck_cache_new(cl, "users", "{\"format\": \"interop\"}", &c), CK_CONFIG);
+        CHECK(c == sentinel);
+        CHECK(ck_last_error() != NULL && strstr(ck_last_error(), names[i]) != NULL);
+        ck_client_free(cl);
+    }
 }
 
 /* Bad configs are CK_CONFIG and leave the out-param untouched. */
@@ -1376,6 +1392,7 @@ struct waiter {
     bool got_lease;
     bool got_value;
     long long waited_ms;
+    long long returned_at_ms;
 };
 
 static void *waiter_thread(void *arg) {
@@ -1384,7 +1401,8 @@ static void *waiter_thread(void *arg) {
     ck_lease *lease = NULL;
     long long t0 = now_ms();
     w->st = ck_fill_begin(w->cache, "slow", MP(0x90), &v, &lease);
-    w->waited_ms = now_ms() - t0;
+    w->returned_at_ms = now_ms();
+    w->waited_ms = w->returned_at_ms - t0;
     w->got_lease = lease != NULL;
     w->got_value = !buf_empty(&v);
     ck_buf_free(&v);
@@ -1392,23 +1410,49 @@ static void *waiter_thread(void *arg) {
     return NULL;
 }
 
+/* Polls the namespace's health until it contains `needle` (a handshake:
+ * the core says the event happened), at most `deadline_ms`. */
+static bool health_reaches(ck_cache *c, const char *needle, long long deadline_ms) {
+    long long end = now_ms() + deadline_ms;
+    for (;;) {
+        ck_buf h = {0};
+        bool has = ck_health(c, &h) == CK_OK && buf_has(&h, needle);
+        ck_buf_free(&h);
+        if (has) return true;
+        if (now_ms() > end) return false;
+        sleep_ms(2);
+    }
+}
+
+#define TAKEOVER_WAIT_MS 10000
+
 static void a_waiter_takes_over_when_the_lease_holder_aborts(void) {
-    struct fixture f = open_fill("fill-takeover");
-    ck_cache *c = f.c;
+    ck_client *cl = client_or_die(g_cfg);
+    ck_cache *c = cache_or_die(cl, ns("fill-takeover"), "{\"fill_wait_ms\": 10000}");
     ck_buf v = {0};
     ck_lease *holder = NULL;
-    struct waiter w = {c, CK_PANIC, false, false, 0};
+    struct waiter w = {c, CK_PANIC, false, false, 0, 0};
     pthread_t t;
+    CHECK_ST(ck_clear(c, NULL), CK_OK);
     CHECK_ST(ck_fill_begin(c, "slow", MP(0x90), &v, &holder), CK_OK);
     CHECK(holder != NULL);
     CHECK(pthread_create(&t, NULL, waiter_thread, &w) == 0);
-    sleep_ms(100);
+    /* Handshake: abort only once the core counts the waiter as waiting. */
+    CHECK(health_reaches(c, "\"fill_waits\":1", TAKEOVER_WAIT_MS));
+    long long aborted_at = now_ms();
     ck_lease_abort(holder);
     pthread_join(t, NULL);
     CHECK(w.st == CK_OK);
     CHECK(w.got_lease && !w.got_value);
-    CHECK(w.waited_ms >= 80);
-    close_fill(f);
+    /* Woken by the abort, not by fill_wait_ms running out: it returns after
+     * the abort and well within half the configured wait, and the core
+     * counts no wait timeout. */
+    CHECK(w.returned_at_ms >= aborted_at);
+    CHECK(w.returned_at_ms - aborted_at < TAKEOVER_WAIT_MS / 2);
+    CHECK(health_reaches(c, "\"fill_wait_timeouts\":0", 0));
+    CHECK_ST(ck_clear(c, NULL), CK_OK);
+    ck_cache_free(c);
+    ck_client_free(cl);
 }
 
 static void fill_wait_ms_bounds_the_wait_then_the_waiter_computes_itself(void) {
@@ -1416,7 +1460,7 @@ static void fill_wait_ms_bounds_the_wait_then_the_waiter_computes_itself(void) {
     ck_cache *quick = cache_or_die(cl, ns("fill-wait"), "{\"fill_wait_ms\": 100}");
     ck_buf v = {0};
     ck_lease *holder = NULL;
-    struct waiter w = {quick, CK_PANIC, false, false, 0};
+    struct waiter w = {quick, CK_PANIC, false, false, 0, 0};
     pthread_t t;
     CHECK_ST(ck_clear(quick, NULL), CK_OK);
     CHECK_ST(ck_fill_begin(quick, "slow", MP(0x90), &v, &holder), CK_OK);
@@ -2150,6 +2194,7 @@ static const struct test TESTS[] = {
     TEST(explicit_settings_override_the_environment, EVERY_PASS),
     TEST(the_client_default_ttl_applies_to_caches_without_a_ttl, EVERY_PASS),
     TEST(the_client_key_prefix_starts_every_key, EVERY_PASS),
+    TEST(an_interop_namespace_under_a_key_prefix_or_tenant_is_ck_config, EVERY_PASS),
     TEST(a_config_that_is_not_a_json_object_is_ck_config, EVERY_PASS),
     TEST(an_unknown_setting_is_ck_config_naming_it, EVERY_PASS),
     TEST(a_setting_with_a_bad_value_is_ck_config_naming_it, EVERY_PASS),
