@@ -53,8 +53,9 @@ typedef enum ck_status {
   CK_LEASE = 7,
   // A bug in cachekit was caught at the boundary; the message has details.
   CK_PANIC = 8,
-  // The host has shut the library down (`ck_shutdown`): a call that would
-  // need a completion callback is refused.
+  // The client was closed (`ck_client_close`), or the host has shut the
+  // library down (`ck_shutdown`) and a call that would need a completion
+  // callback is refused.
   CK_CLOSED = 9,
 } ck_status;
 
@@ -351,6 +352,14 @@ enum ck_status ck_sink_write(struct ck_sink *sink, const uint8_t *data, size_t l
 // First waits (within the client's `close_flush_timeout`) for the L2
 // writes this process made behind its callers, as `ck_flush` does.
 void ck_client_free(struct ck_client *client);
+
+// Close a client: first waits (within the client's close bound, 5 s) for
+// the L2 writes this process made behind its callers, then every call on
+// the client, its caches and their leases returns `CK_CLOSED` and writes
+// nothing (L1 lookups miss). The handle stays valid until `ck_client_free`.
+// Closing twice is harmless. `*out_pending` (may be NULL) receives the
+// writes still under way at the deadline.
+enum ck_status ck_client_close(const struct ck_client *client, uint64_t *out_pending);
 
 // Wait, at most `timeout_ms`, until the L2 writes this process made behind
 // its callers have ended. A completed lease (`ck_lease_complete`) returns

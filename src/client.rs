@@ -90,8 +90,25 @@ impl Client {
         self.flush(CLOSE_FLUSH_TIMEOUT)
     }
 
+    /// Close the client: its writes behind callers land first (within
+    /// [`CLOSE_FLUSH_TIMEOUT`]), then every call on it and on its caches
+    /// (and on leases of them) fails with [`Error::Closed`] and writes
+    /// nothing; L1 lookups miss. Closing twice is harmless. Returns the
+    /// writes still under way at the deadline.
+    pub fn close(&self) -> usize {
+        let pending = self.flush(CLOSE_FLUSH_TIMEOUT);
+        self.inner.close();
+        pending
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.check_open().is_err()
+    }
+
     /// A handle for one namespace with its options.
     pub fn cache(&self, namespace: &str, options: CacheOptions) -> Result<Cache> {
+        self.inner.check_open()?;
         Ok(Cache { ns: self.inner.open(namespace, options)?, client: self.clone() })
     }
 
@@ -151,6 +168,11 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// `Err(Error::Closed)` once the client was closed.
+    fn open(&self) -> Result<()> {
+        self.ns.client().check_open()
+    }
+
     pub fn namespace(&self) -> &str {
         &self.ns.inner.namespace
     }
@@ -170,49 +192,58 @@ impl Cache {
 
     /// The full L2 key of `operation` called with `args` (a MessagePack array).
     pub fn key(&self, operation: &str, args: &[u8]) -> Result<String> {
+        self.open()?;
         self.ns.key(operation, args)
     }
 
     /// As [`Cache::key`], remembered for repeated calls: a repeated call
     /// costs one fast hash instead of canonicalisation and Blake2b.
     pub fn key_shared(&self, operation: &str, args: &[u8]) -> Result<Arc<str>> {
+        self.open()?;
         self.ns.key_shared(operation, args)
     }
 
     /// The cached value of `operation(args)`, if any.
     pub fn get(&self, operation: &str, args: &[u8]) -> Result<Option<Bytes>> {
+        self.open()?;
         self.ns.get(operation, args)
     }
 
     /// Store `value` for `operation(args)`.
     pub fn set(&self, operation: &str, args: &[u8], value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.open()?;
         self.ns.set(operation, args, value, ttl)
     }
 
     /// Whether `operation(args)` has an entry (L1 or L2). Does not verify it.
     pub fn exists(&self, operation: &str, args: &[u8]) -> Result<bool> {
+        self.open()?;
         self.ns.exists(operation, args)
     }
 
     /// Remaining lifetime of the entry: `None` if absent, `Some(None)` if it
     /// never expires. L2 is authoritative when it answers.
     pub fn ttl(&self, operation: &str, args: &[u8]) -> Result<Option<Option<Duration>>> {
+        self.open()?;
         self.ns.ttl(operation, args)
     }
 
     /// Delete the entry of `operation(args)`; true if L1 or L2 had it.
     pub fn delete(&self, operation: &str, args: &[u8]) -> Result<bool> {
+        self.open()?;
         invalidate::delete(&self.ns, operation, args)
     }
 
     /// Delete every entry of this namespace (L1 and L2), in every process's
     /// L1 too. Returns the number of L2 keys deleted.
     pub fn clear(&self) -> Result<u64> {
+        self.open()?;
         invalidate::clear(&self.ns)
     }
 
     /// Delete every entry of one operation of this namespace.
     pub fn clear_operation(&self, operation: &str) -> Result<u64> {
+        self.open()?;
         invalidate::clear_operation(&self.ns, operation)
     }
 
@@ -221,37 +252,45 @@ impl Cache {
     /// or a [`Lease`] that makes this caller the one who computes. Blocks
     /// while another caller computes the same key (up to `fill_wait_ms`).
     pub fn fill(&self, operation: &str, args: &[u8]) -> Result<Fill> {
+        self.open()?;
         fill::fill(&self.ns, operation, args)
     }
 
     /// Read by full key: L1, then L2 (verified, put in L1).
     pub fn get_by_key(&self, key: &str) -> Result<Option<Bytes>> {
+        self.open()?;
         self.ns.get_by_key(key)
     }
 
     /// Store by full key in L1 and L2.
     pub fn set_by_key(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.open()?;
         self.ns.set_by_key(key, value, ttl)
     }
 
     pub fn delete_by_key(&self, key: &str) -> Result<bool> {
+        self.open()?;
         invalidate::delete_by_key(&self.ns, key)
     }
 
-    /// L1 lookup by full key. Never leaves the calling thread.
+    /// L1 lookup by full key. Never leaves the calling thread. A closed
+    /// client misses.
     pub fn l1_get(&self, key: &str) -> Option<Bytes> {
+        self.open().ok()?;
         self.ns.l1_get(key)
     }
 
     /// An L1 answer to a fill that needs no I/O: a hit with no early
     /// refresh due. `None`: ask [`Cache::fill_ready`].
     pub fn l1_fill(&self, key: &str) -> Option<Fill> {
+        self.open().ok()?;
         fill::l1_fill(&self.ns, key)
     }
 
     /// A read by full key for async callers: an L1 hit, or a miss with no
     /// L2, now; otherwise the L2 read, pending.
     pub fn get_ready(&self, key: Arc<str>) -> Result<Ready<Option<Bytes>>> {
+        self.open()?;
         if let Some(v) = self.ns.l1_get(&key) {
             return Ok(Ready::Now(Some(v)));
         }
@@ -267,6 +306,7 @@ impl Cache {
     /// miss path, pending (waiting for another caller's fill never blocks
     /// a thread).
     pub fn fill_ready(&self, key: Arc<str>) -> Result<Ready<Fill>> {
+        self.open()?;
         if let Some(f @ Fill::Hit(_)) = fill::l1_fill(&self.ns, &key) {
             return Ok(Ready::Now(f));
         }
@@ -280,6 +320,7 @@ impl Cache {
     /// A store by full key for async callers: L1 now (an encode error is
     /// returned now), L2 pending.
     pub fn set_ready(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Ready<()>> {
+        self.open()?;
         match self.ns.set_behind(key, value, ttl)? {
             None => Ok(Ready::Now(())),
             Some(write) => Pending::new(&self.ns, write),
@@ -289,6 +330,7 @@ impl Cache {
     /// A delete by full key for async callers: whether the entry existed,
     /// once L2 answered.
     pub fn delete_ready(&self, key: Arc<str>) -> Result<Ready<bool>> {
+        self.open()?;
         let ns = self.ns.clone();
         Pending::new(&self.ns, async move { invalidate::delete_async(&ns, &key).await })
     }
@@ -299,6 +341,9 @@ impl Cache {
     /// everywhere in the background, so the caller (maybe an event loop)
     /// never waits and the next call recomputes.
     pub fn discard_undecodable(&self, key: &str, why: &str) {
+        if self.open().is_err() {
+            return;
+        }
         invalidate::discard_undecodable(&self.ns, key, why)
     }
 
@@ -322,6 +367,7 @@ impl Lease {
     /// write is pending.
     pub fn complete_ready(self, value: &[u8], ttl: Option<Duration>) -> Result<Ready<()>> {
         let ns = self.namespace().clone();
+        ns.client().check_open()?; // dropping the lease abandons it
         match self.complete_behind(value, ttl)? {
             None => Ok(Ready::Now(())),
             Some(write) => Pending::new(&ns, write),

@@ -27,7 +27,8 @@ pub enum Error {
     Lease(String),
     /// A panic was caught at the C ABI boundary (a bug in cachekit).
     Panic(String),
-    /// The host has shut the library down (`ck_shutdown`): the call would
+    /// The client was closed (`Client::close`, `ck_client_close`), or the
+    /// host has shut the library down (`ck_shutdown`) and the call would
     /// need a callback that will never be called.
     Closed(String),
 }

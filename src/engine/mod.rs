@@ -49,16 +49,31 @@ pub(crate) struct ClientCore {
     /// Starts this process's subscriber (invalidations, fills of others):
     /// given by the layer that owns it.
     start_listener: fn(&Arc<ClientCore>),
+    /// Set by `Client::close`: every later call fails with `Error::Closed`.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl ClientCore {
     pub(crate) fn new(config: Config, foreign: Option<ForeignBackend>, start_listener: fn(&Arc<ClientCore>)) -> ClientCore {
         let durations = config.enable_prometheus_metrics.then(metrics::new_duration_histogram);
-        ClientCore { config, foreign, state: ForkLocal::default(), namespaces: WeakList::new(), durations, start_listener }
+        ClientCore { config, foreign, state: ForkLocal::default(), namespaces: WeakList::new(), durations, start_listener, closed: Default::default() }
     }
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Mark the client closed; true the first time.
+    pub(crate) fn close(&self) -> bool {
+        !self.closed.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// `Err(Error::Closed)` once the client was closed.
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed("this cachekit client was closed: make a new one".into()));
+        }
+        Ok(())
     }
 
     /// This process's state (made on first use, and again after a fork).

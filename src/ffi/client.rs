@@ -77,6 +77,24 @@ pub unsafe extern "C" fn ck_client_free(client: *mut ck_client) {
     free_handle(client)
 }
 
+/// Close a client: first waits (within the client's close bound, 5 s) for
+/// the L2 writes this process made behind its callers, then every call on
+/// the client, its caches and their leases returns `CK_CLOSED` and writes
+/// nothing (L1 lookups miss). The handle stays valid until `ck_client_free`.
+/// Closing twice is harmless. `*out_pending` (may be NULL) receives the
+/// writes still under way at the deadline.
+#[no_mangle]
+pub unsafe extern "C" fn ck_client_close(client: *const ck_client, out_pending: *mut u64) -> ck_status {
+    guard(|| {
+        let client = client.as_ref().ok_or_else(|| null("client"))?;
+        let n = client.client.close();
+        if let Some(o) = out_pending.as_mut() {
+            *o = n as u64;
+        }
+        Ok(())
+    })
+}
+
 /// Wait, at most `timeout_ms`, until the L2 writes this process made behind
 /// its callers have ended. A completed lease (`ck_lease_complete`) returns
 /// once the value is in L1 and the process's readers see it; its Redis write

@@ -28,8 +28,9 @@ pub enum ck_status {
     CK_LEASE = 7,
     /// A bug in cachekit was caught at the boundary; the message has details.
     CK_PANIC = 8,
-    /// The host has shut the library down (`ck_shutdown`): a call that would
-    /// need a completion callback is refused.
+    /// The client was closed (`ck_client_close`), or the host has shut the
+    /// library down (`ck_shutdown`) and a call that would need a completion
+    /// callback is refused.
     CK_CLOSED = 9,
 }
 

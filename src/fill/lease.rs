@@ -111,6 +111,7 @@ impl Lease {
     /// (fail-closed, or a custom backend) the write is made before this
     /// returns and its error is returned.
     pub fn complete(self, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.ns.client().check_open()?; // dropping the lease abandons it
         let cache = self.ns.clone();
         let key = self.key.clone();
         let behind = !cache.inner.options.fail_closed && cache.process().backend.writes_behind();
