@@ -228,6 +228,16 @@ impl NativeClient {
         Blocking::new(move || Ok(c.flush(Duration::from_millis(timeout_ms.max(0.0) as u64)) as u32))
     }
 
+    /// Close the client (off the JS thread): its writes behind callers land
+    /// first, then every call on it and its caches rejects with a `CLOSED`
+    /// error and writes nothing. Resolves with the writes still under way.
+    /// Closing twice is harmless.
+    #[napi]
+    pub fn close(&self) -> AsyncTask<Blocking<u32>> {
+        let c = self.client.clone();
+        Blocking::new(move || Ok(c.close() as u32))
+    }
+
     /// The same, blocking the calling thread: only for `process.on('exit')`,
     /// when the event loop is already gone and nothing else can run.
     #[napi(catch_unwind)]
