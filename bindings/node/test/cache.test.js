@@ -188,6 +188,50 @@ test('waiters of a fill that rejects take over; the error is not shared as a val
   assert.ok(fn.calls >= 2);
 });
 
+test('a waiter is woken when the holder rejects, well before fillWaitMs, and computes', async () => {
+  const fillWaitMs = 10000;
+  let started;
+  const running = new Promise((resolve) => {
+    started = resolve;
+  });
+  let gate;
+  const released = new Promise((resolve) => {
+    gate = resolve;
+  });
+  const { fn, c } = cached(
+    async () => {
+      if (fn.calls === 1) {
+        started();
+        await released;
+        throw new Error('holder fails');
+      }
+      return 'waiter computed';
+    },
+    { fillWaitMs },
+  );
+  const holder = c();
+  await running;
+  let wokenAt = 0;
+  const waiter = c().then((v) => {
+    wokenAt = Date.now();
+    return v;
+  });
+  // Handshake: reject only once the core counts the waiter as waiting.
+  const deadline = Date.now() + fillWaitMs;
+  while (c.healthStatus().stats.fill_waits < 1) {
+    assert.ok(Date.now() < deadline, 'the second caller never waited for the fill');
+    await sleep(2);
+  }
+  const abortedAt = Date.now();
+  gate();
+  await assert.rejects(holder, { message: 'holder fails' });
+  assert.equal(await waiter, 'waiter computed');
+  assert.equal(fn.calls, 2, 'the waiter took over and computed');
+  assert.ok(wokenAt >= abortedAt, 'the waiter returned after the abort');
+  assert.ok(wokenAt - abortedAt < fillWaitMs / 2, `woken ${wokenAt - abortedAt} ms after the abort: not by it (fillWaitMs ${fillWaitMs})`);
+  assert.equal(c.healthStatus().stats.fill_wait_timeouts, 0, 'no wait ran out');
+});
+
 test('values round-trip: nested data, bytes, BigInt, Dates as markers', async () => {
   const when = new Date('2024-01-01T12:30:45.123Z');
   const value = {
