@@ -135,9 +135,9 @@ func (c *Client) Metrics() (string, error) {
 	return string(b), err
 }
 
-// Close waits (at most 5 s) for writes behind callers, then frees the
-// client. Caches made from it stay usable until they are closed. Calling
-// Close twice is harmless.
+// Close waits (at most 5 s) for writes behind callers, then closes the
+// client: every later call on it and on the caches made from it returns
+// ErrClosed and writes nothing. Calling Close twice is harmless.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -145,7 +145,10 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	_, err := c.core.flush(5000)
+	// The core lands the writes behind callers first; then every call on
+	// this client's caches returns ErrClosed and writes nothing (the caches
+	// keep the core's client alive, closed, after the handle is freed).
+	_, err := c.core.close()
 	c.core.free()
 	return err
 }

@@ -106,6 +106,16 @@ func (c coreClient) flush(timeoutMs uint64) (uint64, error) {
 	return uint64(pending), err
 }
 
+// close lands the writes behind callers, then the core refuses every call
+// on the client and its caches with CK_CLOSED (ErrClosed).
+func (c coreClient) close() (uint64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var pending C.uint64_t
+	err := check(uint32(C.ck_client_close(c.p, &pending)), "closing the client")
+	return uint64(pending), err
+}
+
 func (c coreClient) metrics() ([]byte, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
