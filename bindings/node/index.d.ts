@@ -193,6 +193,8 @@ export class Client {
   metrics(): string;
   /** Wait for the Redis writes made behind callers (done for you before exit); resolves with how many are still under way. */
   flush(timeoutMs?: number): Promise<number>;
+  /** Close the client: writes behind land first, then every call of its caches rejects with code CLOSED and writes nothing; resolves with the writes still under way. */
+  close(): Promise<number>;
 }
 
 /** A client of its own with explicit settings. */

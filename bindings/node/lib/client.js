@@ -55,6 +55,15 @@ class Client {
   flush(timeoutMs = 5000) {
     return settle(this._native.flush(timeoutMs));
   }
+
+  /**
+   * Close the client: its writes behind callers land first, then every call
+   * of its cached functions and namespaces rejects with code CLOSED and
+   * writes nothing. Resolves with the writes still under way; twice is harmless.
+   */
+  close() {
+    return settle(this._native.close());
+  }
 }
 
 /** A client with explicit settings (they override CACHEKIT_* variables). */

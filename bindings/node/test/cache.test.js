@@ -443,3 +443,15 @@ for (const [setting, value, variable] of [
     }
   });
 }
+
+test('a closed client lands its writes, then its functions reject with CLOSED and write nothing', async () => {
+  const own = ck.createClient({ redisUrl: redisUrl() });
+  const fn = counted(async (x) => ({ x }));
+  const f = own.cache(fn, { namespace: uniq('closing'), operation: 'op' });
+  assert.deepEqual(await f(1), { x: 1 });
+  assert.equal(await own.close(), 0);
+  await assert.rejects(f(2), (e) => e.code === 'CLOSED');
+  await assert.rejects(f(1), (e) => e.code === 'CLOSED', 'an L1 hit is refused too');
+  assert.equal(fn.calls, 1, 'nothing ran after close');
+  assert.equal(await own.close(), 0, 'twice is harmless');
+});

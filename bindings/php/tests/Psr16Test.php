@@ -13,6 +13,27 @@ use Psr\SimpleCache\InvalidArgumentException;
 /** The PSR-16 contract, against the real test Redis. */
 final class Psr16Test extends TestCase
 {
+    public function testAClosedClientRefusesEveryCallAndWritesNothing(): void
+    {
+        $client = new \Cachekit\Client(['redis_url' => Support::redisUrl()]);
+        $ns = Support::ns('closing');
+        $cache = new Cache($ns, [], $client);
+        $cache->set('a', 1);
+        self::assertSame(0, $client->close());
+        foreach (['get' => fn () => $cache->get('a'), 'set' => fn () => $cache->set('b', 2)] as $what => $call) {
+            try {
+                $call();
+                self::fail("$what after close did not throw");
+            } catch (CachekitException $e) {
+                self::assertSame('CK_CLOSED', $e->status(), $what);
+            }
+        }
+        self::assertSame(0, $client->close(), 'twice is harmless');
+        $other = new Cache($ns, [], new \Cachekit\Client(['redis_url' => Support::redisUrl()]));
+        self::assertSame(1, $other->get('a'), 'written before close');
+        self::assertNull($other->get('b'), 'nothing written after close');
+    }
+
     public function testIsAPsr16Cache(): void
     {
         $this->assertInstanceOf(CacheInterface::class, Support::cache('psr'));
