@@ -373,4 +373,21 @@ impl Lease {
             Some(write) => Pending::new(&ns, write),
         }
     }
+
+    /// Complete from a thread that must never wait on Redis (an event
+    /// loop), deciding whether its caller waits for L2: in a fail-open
+    /// namespace the L2 write runs behind the caller on the runtime (a
+    /// failure is counted and logged like every fail-open error) and this is
+    /// `Ready::Now`; in a fail-closed one the caller must learn the L2
+    /// result, so the write is `Pending` and carries its error.
+    pub fn complete_for_loop(self, value: &[u8], ttl: Option<Duration>) -> Result<Ready<()>> {
+        let fail_closed = self.namespace().inner.options.fail_closed;
+        match self.complete_ready(value, ttl)? {
+            Ready::Pending(write) if !fail_closed => {
+                write.then(|_| {});
+                Ok(Ready::Now(()))
+            }
+            r => Ok(r),
+        }
+    }
 }

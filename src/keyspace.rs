@@ -5,6 +5,7 @@
 //! Beside each entry live its fill lock and its waiters marker; beside each
 //! namespace, its generation number.
 
+use crate::config::hash_tag;
 use crate::key;
 
 /// Suffix of envelope-format keys, so that an interop reader (ours or another
@@ -52,19 +53,38 @@ pub(crate) fn scoped(scope: &str, logical: String) -> String {
     }
 }
 
-/// The fill lock of an entry (`SET NX PX` with a random token).
-pub(crate) fn lock_key(entry: &str) -> String {
-    format!("{entry}:lock")
+/// A key beside `entry` that Redis Cluster puts in `entry`'s slot, so that
+/// one script may touch both: `{entry}{suffix}`, whose hash tag is the whole
+/// entry key, or `entry{suffix}` when the entry has a hash tag of its own (a
+/// key prefix such as `{app}:`), which the longer key then shares. Entry
+/// keys themselves are never changed: interop readers must find them.
+fn beside(entry: &str, suffix: &str) -> String {
+    if hash_tag(entry).is_some() {
+        format!("{entry}{suffix}")
+    } else {
+        format!("{{{entry}}}{suffix}")
+    }
 }
+
+/// The fill lock of an entry (`SET NX PX` with a random token).
+pub fn lock_key(entry: &str) -> String {
+    beside(entry, LOCK_SUFFIX)
+}
+
+const LOCK_SUFFIX: &str = ":lock";
 
 /// The entry whose fill lock `lock_key` is.
 pub(crate) fn entry_of_lock(lock_key: &str) -> &str {
-    lock_key.strip_suffix(":lock").unwrap_or(lock_key)
+    let entry = lock_key.strip_suffix(LOCK_SUFFIX).unwrap_or(lock_key);
+    match entry.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
+        Some(inner) if hash_tag(inner).is_none() => inner,
+        _ => entry,
+    }
 }
 
 /// The marker of processes waiting for another's fill of `entry`.
-pub(crate) fn waiters_key(entry: &str) -> String {
-    format!("{entry}:waiters")
+pub fn waiters_key(entry: &str) -> String {
+    beside(entry, ":waiters")
 }
 
 /// The generation number of a namespace, bumped by every delete and clear.
@@ -141,6 +161,19 @@ mod tests {
     #[test]
     fn lock_keys_name_their_entry() {
         assert_eq!(entry_of_lock(&lock_key("ns:op:h")), "ns:op:h");
-        assert_eq!(waiters_key("ns:op:h"), "ns:op:h:waiters");
+        assert_eq!(entry_of_lock(&lock_key("{app}:ns:op:h")), "{app}:ns:op:h");
+    }
+
+    #[test]
+    fn locks_and_waiters_hash_to_their_entrys_cluster_slot() {
+        // The key Redis Cluster hashes: the hash tag, else the whole key.
+        let hashed = |k: &str| hash_tag(k).unwrap_or(k).to_string();
+        for entry in ["ns:op:h", "app:t:a%20b:ns:op:h:e1", "{app}:ns:op:h", "a}b{app}:ns:op:h"] {
+            for aux in [lock_key(entry), waiters_key(entry)] {
+                assert_eq!(hashed(&aux), hashed(entry), "{aux} beside {entry}");
+            }
+        }
+        assert_eq!(lock_key("ns:op:h"), "{ns:op:h}:lock");
+        assert_eq!(waiters_key("{app}:ns:op:h"), "{app}:ns:op:h:waiters");
     }
 }

@@ -8,12 +8,16 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 mod options;
+mod redis_url;
 pub use options::{BackpressureConfig, BreakerConfig, CacheOptions, Format, TimeoutConfig};
+pub use redis_url::{hash_tag, RedisTarget};
 
 /// Client-wide settings (the reference's `CachekitConfig`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Redis URL (`redis://`, `rediss://`, with optional `user:password@`).
+    /// Redis URL (`redis://`, `rediss://`, with optional `user:password@`),
+    /// or a Redis Cluster's seed nodes (`redis+cluster://h1:p1,h2:p2`); see
+    /// [`RedisTarget`].
     /// `None` means no L2: the client runs L1-only (the embedded default).
     pub redis_url: Option<String>,
     /// Number of multiplexed Redis connections.
@@ -154,7 +158,12 @@ impl Config {
 
     fn apply(&mut self, field: &str, v: &Value, src: &Source<'_>) -> Result<()> {
         match field {
-            "redis_url" => self.redis_url = opt_string(v, src)?,
+            "redis_url" => {
+                self.redis_url = opt_string(v, src)?;
+                if let Some(url) = &self.redis_url {
+                    RedisTarget::parse(url).map_err(|e| Error::Config(format!("{}: {e}", src.name())))?;
+                }
+            }
             "connection_pool_size" => self.connection_pool_size = uint(v, src, 1, 1024)? as usize,
             "socket_timeout" => self.socket_timeout = float(v, src, 0.001, 3600.0)?,
             "socket_connect_timeout" => self.socket_connect_timeout = float(v, src, 0.001, 3600.0)?,
@@ -175,16 +184,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        if let Some(url) = &self.redis_url {
-            let ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
-                .iter()
-                .any(|p| url.starts_with(p));
-            if !ok {
-                return Err(Error::Config(format!(
-                    "redis_url \"{}\" must start with redis://, rediss:// or unix://",
-                    redact(url)
-                )));
-            }
+        let p = &self.key_prefix;
+        if self.redis_target().is_some_and(|t| t.is_cluster()) && p.contains('}') && hash_tag(p).is_none() {
+            // An entry's lock is `{entry}:lock`, whose tag would end at this '}'.
+            return Err(Error::Config(format!(
+                "key_prefix (CACHEKIT_KEY_PREFIX) {p:?} has a '}}' but no complete hash tag such as {{app}}: in a Redis Cluster its entries could not share a slot with their fill locks"
+            )));
         }
         if let Some(path) = &self.tls_ca_cert {
             if !std::path::Path::new(path).is_file() {
@@ -199,6 +204,11 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+
+    /// Where the Redis L2 is (`None`: L1 only). The form was checked at load.
+    pub fn redis_target(&self) -> Option<RedisTarget> {
+        self.redis_url.as_deref().and_then(|u| RedisTarget::parse(u).ok())
     }
 
     pub fn socket_timeout(&self) -> Duration {

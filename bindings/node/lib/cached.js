@@ -27,7 +27,6 @@ function makeCached(client, fn, opts) {
   const operation = opts.operation ?? defaultOperation(fn, strict);
   const ns = client._namespace(namespace, json);
   const op = call(() => ns.op(operation));
-  const failClosed = opts.failClosed === true;
   const l2 = call(() => op.hasL2());
 
   // Run `fn` as the lease holder and give its result to the core.
@@ -47,8 +46,9 @@ function makeCached(client, fn, opts) {
       throw e;
     }
     client._dirty = true;
-    if (failClosed) await settle(lease.completeAndWait(bytes));
-    else call(() => lease.complete(bytes));
+    // The core says whether to wait for L2 (fail-closed) or not.
+    const l2Write = call(() => lease.complete(bytes));
+    if (l2Write !== undefined) await settle(l2Write);
     return value;
   }
 

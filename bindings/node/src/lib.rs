@@ -475,30 +475,21 @@ impl NativeLease {
 #[napi]
 impl NativeLease {
     /// Store the computed value (MessagePack) and wake the waiters. The
-    /// waiters and L1 have it before this returns; L2 is written behind the
-    /// caller. An error known at once (a value interop mode cannot store)
-    /// throws; the waiters then compute themselves.
-    #[napi(catch_unwind)]
-    pub fn complete(&mut self, value: &[u8], ttl_ms: Option<f64>) -> Result<()> {
+    /// waiters and L1 have it before this returns. The core decides whether
+    /// the caller waits for L2: `undefined` when the write runs behind it
+    /// (fail-open: a later failure is the core's to count and log), or a
+    /// Promise that settles once L2 has the value, rejecting with its error
+    /// (fail-closed). An error known at once (a value interop mode cannot
+    /// store) throws; the waiters then compute themselves.
+    #[napi(catch_unwind, ts_return_type = "Promise<void> | undefined")]
+    pub fn complete<'e>(&mut self, env: &'e Env, value: &[u8], ttl_ms: Option<f64>) -> Result<Option<Object<'e>>> {
         guard(|| {
             let lease = self.take()?;
             let ttl = ttl_of(ttl_ms)?;
-            // A later (L2) failure is the core's to count and log: fail-open.
-            if let Ready::Pending(p) = lease.complete_ready(value, ttl).map_err(js_err)? {
-                p.then(|_| {});
+            match lease.complete_for_loop(value, ttl).map_err(js_err)? {
+                Ready::Now(()) => Ok(None),
+                pending => answer(env, Ok(pending), |()| Ok(())).map(Some),
             }
-            Ok(())
-        })
-    }
-
-    /// As `complete`, resolving once L2 has the value, rejecting with its
-    /// error: for fail-closed namespaces, whose callers must learn of it.
-    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn complete_and_wait<'e>(&mut self, env: &'e Env, value: &[u8], ttl_ms: Option<f64>) -> Result<Object<'e>> {
-        guard(|| {
-            let lease = self.take()?;
-            let ttl = ttl_of(ttl_ms)?;
-            answer(env, lease.complete_ready(value, ttl), |()| Ok(()))
         })
     }
 

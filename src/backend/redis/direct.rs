@@ -170,7 +170,7 @@ impl RedisBackend {
     /// Run `f` on this thread's direct connection when the thread is a
     /// blocking caller; `None` otherwise (use the async connections).
     pub(super) fn direct<T>(&self, retry_ok: bool, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
-        if !BLOCKING_CALLER.with(|b| b.get()) {
+        if !BLOCKING_CALLER.with(|b| b.get()) || self.is_cluster() {
             return None;
         }
         let timeout = CALL_TIMEOUT.with(|c| c.get()).unwrap_or(self.timeout).max(Duration::from_millis(1));
@@ -238,7 +238,10 @@ impl RedisBackend {
                     // Connecting counts against the operation's timeout: a
                     // frozen server must not hold the caller for a connect
                     // timeout plus the operation's.
-                    let c = self.client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
+                    let Some(client) = self.server() else {
+                        return Err(L2Error { class: ErrorClass::Permanent, message: "no direct connection to a cluster".into() });
+                    };
+                    let c = client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
                     let slot = Arc::new(Mutex::new(Direct::new(c)));
                     DIRECT.with(|d| d.borrow_mut().insert(self.id, (gen, slot.clone())));
                     (slot, true)

@@ -1,13 +1,19 @@
-//! Redis L2 on tokio: `connection_pool_size` multiplexed connections, each a
-//! `ConnectionManager` that connects lazily and reconnects after the server
-//! comes back. Every command has an explicit response timeout.
+//! Redis L2 on tokio. One server: `connection_pool_size` multiplexed
+//! connections, each a `ConnectionManager` that connects lazily and
+//! reconnects after the server comes back. A Redis Cluster: the `redis`
+//! crate's async cluster connection (see [`cluster`]), which routes each
+//! command to its slot's master and follows MOVED/ASK and topology changes.
+//! Every command has an explicit response timeout, which also bounds the
+//! cluster client's own retries.
 
+mod cluster;
 mod direct;
 
 pub(crate) use direct::{as_blocking_caller, drain as direct_drain, set_call_timeout, DirectHandle};
 use super::{ErrorClass, Fetched, L2Error, L2Result};
-use crate::config::{redact, Config};
+use crate::config::{redact, Config, RedisTarget};
 use crate::keyspace::{waiters_key, FILLED_CHANNEL};
+use cluster::{ClusterSpec, Conn};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,35 +41,55 @@ pub(super) fn fenced_set_script() -> &'static redis::Script {
 /// present, else try to take the fill lock (ARGV[1] token, ARGV[2] ms).
 const READ_OR_LOCK: &str = "local v = redis.call('GET', KEYS[1]) if v then return {v, redis.call('PTTL', KEYS[1]), 0} end if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, -2, 1} end return {false, -2, 0}";
 
-/// Whether `url` is a Redis URL the client can use.
+/// Whether `url` is a Redis URL the client can use (each seed node's, for
+/// a cluster).
 pub(crate) fn validate_url(url: &str) -> Result<(), String> {
-    redis::Client::open(url).map(|_| ()).map_err(|e| e.to_string())
+    match RedisTarget::parse(url)? {
+        RedisTarget::Server(u) => redis::Client::open(u).map(|_| ()).map_err(|e| e.to_string()),
+        RedisTarget::Cluster(nodes) => nodes.iter().try_for_each(|u| redis::Client::open(u.as_str()).map(|_| ()).map_err(|e| e.to_string())),
+    }
 }
 
 /// A pub/sub connection (see [`RedisBackend::pubsub`]).
-pub struct Subscriber(redis::aio::PubSub);
+pub enum Subscriber {
+    Server(redis::aio::PubSub),
+    Cluster(cluster::ClusterSubscriber),
+}
 
 /// Messages of a [`Subscriber`]: (channel, payload).
 pub type Messages = std::pin::Pin<Box<dyn futures_util::Stream<Item = (String, Vec<u8>)> + Send>>;
 
 impl Subscriber {
     pub async fn subscribe(&mut self, channels: &[&str]) -> L2Result<()> {
-        self.0.subscribe(channels).await.map_err(classify)
+        match self {
+            Subscriber::Server(p) => p.subscribe(channels).await.map_err(classify),
+            Subscriber::Cluster(c) => c.subscribe(channels).await,
+        }
     }
 
     /// The messages of the subscribed channels, until the connection drops.
     pub fn into_messages(self) -> Messages {
         use futures_util::StreamExt;
-        Box::pin(self.0.into_on_message().map(|m| (m.get_channel_name().to_string(), m.get_payload_bytes().to_vec())))
+        match self {
+            Subscriber::Server(p) => Box::pin(p.into_on_message().map(|m| (m.get_channel_name().to_string(), m.get_payload_bytes().to_vec()))),
+            Subscriber::Cluster(c) => c.into_messages(),
+        }
     }
+}
+
+/// Where the connections go.
+enum Topology {
+    /// One server (also what this thread's direct connection opens).
+    Server(redis::Client),
+    Cluster(ClusterSpec),
 }
 
 pub struct RedisBackend {
     /// Identifies this backend's direct connections in each thread.
     id: u64,
     connect_timeout: Duration,
-    client: redis::Client,
-    conns: Vec<ConnectionManager>,
+    topology: Topology,
+    conns: Vec<Conn>,
     /// Whether each connection's last command reached the server.
     up: Vec<std::sync::atomic::AtomicBool>,
     next: AtomicUsize,
@@ -75,39 +101,64 @@ impl RedisBackend {
     /// command, so a client starts even while Redis is down. Must be called
     /// inside the tokio runtime that will drive the connections.
     pub fn new(cfg: &Config, url: &str) -> Result<Self, String> {
-        if url.starts_with("rediss://") {
+        if url.starts_with("rediss") {
             // rustls needs one process-wide crypto provider; another library
             // may have installed one already, which is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = match (&cfg.tls_ca_cert, url.starts_with("rediss://")) {
-            (Some(path), true) => {
-                let pem = std::fs::read(path).map_err(|e| format!("cannot read tls_ca_cert {path:?}: {e}"))?;
-                redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+        let ca = match &cfg.tls_ca_cert {
+            Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read tls_ca_cert {path:?}: {e}"))?),
+            None => None,
+        };
+        let unusable = |e: RedisError| format!("redis_url {} is not usable: {e}", redact(url));
+        let (topology, conns) = match RedisTarget::parse(url)? {
+            RedisTarget::Cluster(nodes) => {
+                let spec = ClusterSpec::new(nodes, ca, cfg.connect_timeout(), cfg.socket_timeout());
+                let conn = spec.connect_lazily().map_err(unusable)?;
+                (Topology::Cluster(spec), vec![Conn::Cluster(conn)])
             }
-            _ => redis::Client::open(url),
-        }
-        .map_err(|e| format!("redis_url {} is not usable: {e}", redact(url)))?;
-        let mcfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(cfg.connect_timeout()))
-            .set_response_timeout(Some(cfg.socket_timeout()))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(200));
-        let conns = (0..cfg.connection_pool_size.max(1))
-            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), mcfg.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
+            RedisTarget::Server(url) => {
+                let client = match (ca, url.starts_with("rediss://")) {
+                    (Some(pem), true) => redis::Client::build_with_tls(url.as_str(), redis::TlsCertificates { client_tls: None, root_cert: Some(pem) }),
+                    _ => redis::Client::open(url.as_str()),
+                }
+                .map_err(unusable)?;
+                let mcfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(cfg.connect_timeout()))
+                    .set_response_timeout(Some(cfg.socket_timeout()))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(10))
+                    .set_max_delay(Duration::from_millis(200));
+                let conns = (0..cfg.connection_pool_size.max(1))
+                    .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), mcfg.clone()).map(Conn::Server))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(&url)))?;
+                (Topology::Server(client), conns)
+            }
+        };
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(RedisBackend {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             connect_timeout: cfg.connect_timeout(),
-            client,
+            topology,
             up: conns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
             conns,
             next: AtomicUsize::new(0),
             timeout: cfg.socket_timeout(),
         })
+    }
+
+    /// The one server's client; `None` for a cluster (no direct
+    /// connections, no writes sent behind on them).
+    fn server(&self) -> Option<&redis::Client> {
+        match &self.topology {
+            Topology::Server(c) => Some(c),
+            Topology::Cluster(_) => None,
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.topology, Topology::Cluster(_))
     }
 
     pub fn pool_size(&self) -> usize {
@@ -119,7 +170,7 @@ impl RedisBackend {
         self.up.iter().filter(|u| u.load(Ordering::Relaxed)).count()
     }
 
-    fn conn(&self) -> (usize, ConnectionManager) {
+    fn conn(&self) -> (usize, Conn) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         (i, self.conns[i].clone())
     }
@@ -257,12 +308,15 @@ impl RedisBackend {
     }
 
     /// A dedicated connection for SUBSCRIBE (pub/sub cannot share the
-    /// multiplexed data connections).
+    /// multiplexed data connections). In a cluster, a `PUBLISH` reaches
+    /// every node, so one subscription anywhere hears every message.
     pub async fn pubsub(&self) -> L2Result<Subscriber> {
-        match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), self.client.get_async_pubsub()).await {
-            Ok(r) => r.map(Subscriber).map_err(classify),
-            Err(_) => Err(timeout_error(self.timeout)),
-        }
+        let wait = self.timeout.max(Duration::from_millis(500));
+        let r = match &self.topology {
+            Topology::Server(client) => tokio::time::timeout(wait, async { client.get_async_pubsub().await.map(Subscriber::Server).map_err(classify) }).await,
+            Topology::Cluster(spec) => tokio::time::timeout(wait, async { spec.subscriber().await.map(Subscriber::Cluster) }).await,
+        };
+        r.unwrap_or_else(|_| Err(timeout_error(self.timeout)))
     }
 
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
@@ -320,13 +374,27 @@ impl RedisBackend {
     /// SCAN + UNLINK in batches. Only used for explicit clears, never on a
     /// read path.
     pub async fn delete_prefix(&self, prefix: &str, rest_ok: fn(&[u8]) -> bool) -> L2Result<u64> {
+        let Topology::Cluster(_) = &self.topology else { return self.delete_prefix_on(None, prefix, rest_ok).await };
+        // SCAN cursors are per node: scan every master.
+        let mut deleted = 0;
+        for node in self.cluster_nodes().await?.into_iter().filter(|n| n.master && !n.failing) {
+            deleted += self.delete_prefix_on(Some(&node.address), prefix, rest_ok).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// [`RedisBackend::delete_prefix`] on one server, or one cluster node.
+    async fn delete_prefix_on(&self, node: Option<&str>, prefix: &str, rest_ok: fn(&[u8]) -> bool) -> L2Result<u64> {
         let pattern = format!("{}*", glob_escape(prefix));
         let mut cursor: u64 = 0;
         let mut deleted = 0u64;
         loop {
-            let (next, mut keys): (u64, Vec<Vec<u8>>) = self
-                .run(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500))
-                .await?;
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500);
+            let (next, mut keys): (u64, Vec<Vec<u8>>) = match node {
+                None => self.run(&scan).await?,
+                Some(address) => self.run_on(address, &scan).await?,
+            };
             keys.retain(|k| k.get(prefix.len()..).is_some_and(rest_ok));
             if !keys.is_empty() {
                 let n: u64 = self.run(redis::cmd("UNLINK").arg(&keys)).await?;
@@ -367,6 +435,15 @@ impl RedisBackend {
     }
 
     pub async fn ping(&self) -> L2Result<Duration> {
+        if self.is_cluster() {
+            // Healthy when every master answers; the slowest one's latency.
+            let mut slowest = Duration::ZERO;
+            for (node, r) in self.ping_nodes().await?.into_iter().filter(|(n, _)| n.master && !n.failing) {
+                let d = r.map_err(|e| L2Error { class: e.class, message: format!("cluster master {}: {}", node.address, e.message) })?;
+                slowest = slowest.max(d);
+            }
+            return Ok(slowest);
+        }
         let start = Instant::now();
         let v: Value = self.run(&redis::cmd("PING")).await?;
         match v {
