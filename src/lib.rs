@@ -64,4 +64,9 @@ pub mod internals {
     pub mod key {
         pub use crate::key::*;
     }
+    /// The names of the keys beside an entry (its fill lock, its waiters'
+    /// marker), for tests that look at them in Redis.
+    pub mod keyspace {
+        pub use crate::keyspace::{lock_key, waiters_key};
+    }
 }

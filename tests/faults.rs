@@ -7,6 +7,7 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+use cachekit::internals::keyspace::lock_key;
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use redis_server::RedisServer;
 use serde_json::{json, Value};
@@ -279,7 +280,11 @@ fn a_fill_lock_is_released_when_the_breaker_refuses_the_write() {
     // write is refused (L2 is skipped), and the lock must still be released
     // instead of stalling every caller of the key for the lock's TTL.
     let server = RedisServer::start();
-    let json = format!(r#"{{"redis_url": "{}", "socket_timeout": 0.1}}"#, server.url());
+    // 0.5 s: long enough that a lock SET on a machine busy with the other
+    // tests answers in time (with 0.1 s it sometimes timed out in CI, and
+    // the fail-open lease then held no lock to release), short enough for
+    // the paused server to trip the breaker quickly.
+    let json = format!(r#"{{"redis_url": "{}", "socket_timeout": 0.5}}"#, server.url());
     let opts = r#"{"l1_enabled": false, "read_lock_combined": false, "lock_ttl_ms": 20000, "adaptive_timeout": false,
                    "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": 30}}"#;
     let c = Client::new(Config::load_with(Some(&json), |_| None).unwrap())
@@ -287,7 +292,10 @@ fn a_fill_lock_is_released_when_the_breaker_refuses_the_write() {
         .cache("lostlock", CacheOptions::from_json(Some(opts)).unwrap())
         .unwrap();
     let mut raw = server.raw();
-    let lock_key = format!("{}:lock", c.key("f", &args(1)).unwrap());
+    let lock_key = lock_key(&c.key("f", &args(1)).unwrap());
+    // Connected before the lease: the lock SET is not the first command.
+    assert_eq!(c.get("f", &args(3)).unwrap(), None);
+    assert_eq!(breaker_state(&c), "CLOSED");
     let Fill::Lease(lease) = c.fill("f", &args(1)).unwrap() else { panic!("a cold key gives a lease") };
     let exists = |raw: &mut redis::Connection| -> i64 { redis::cmd("EXISTS").arg(&lock_key).query(raw).unwrap() };
     assert_eq!(exists(&mut raw), 1, "the lease holds the fill lock");

@@ -490,7 +490,7 @@ fn a_fill_is_announced_on_the_channel_only_when_another_process_waits_and_wakes_
     // Until b has marked itself as waiting (its fallback re-checks start
     // at 5 ms and back off to 200 ms, so it is still waiting afterwards).
     let deadline = Instant::now() + Duration::from_secs(5);
-    let waiters_key = format!("{key}:waiters");
+    let waiters_key = cachekit::internals::keyspace::waiters_key(&key);
     while !redis.raw().exists::<_, bool>(&waiters_key).unwrap() {
         assert!(Instant::now() < deadline, "b never marked itself as waiting");
         std::thread::sleep(Duration::from_millis(5));

@@ -9,6 +9,7 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+use cachekit::internals::keyspace::lock_key;
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use redis::Commands;
 use redis_server::RedisServer;
@@ -78,7 +79,7 @@ fn the_filling_thread_and_others_read_the_value_at_once_and_redis_has_it_after_f
     assert_eq!(in_redis(&redis.url(), "wb", 1049).as_deref(), Some(&text("w")[..]));
     assert_eq!(stat(&c, "l2_errors"), 0);
     // The fill lock was released by the write.
-    let lock: Option<String> = redis.raw().get(format!("{}:lock", c.key("op", &args(49)).unwrap())).unwrap();
+    let lock: Option<String> = redis.raw().get(lock_key(&c.key("op", &args(49)).unwrap())).unwrap();
     assert_eq!(lock, None);
 }
 
@@ -171,7 +172,7 @@ fn a_thread_that_ends_completes_its_write() {
     // No flush: the thread's end read the reply and released everything.
     assert_eq!(c.health()["stats"]["l2_errors"], 0);
     assert_eq!(in_redis(&redis.url(), "exit", 3).as_deref(), Some(&text("v")[..]));
-    let lock: Option<String> = redis.raw().get(format!("{}:lock", c.key("op", &args(3)).unwrap())).unwrap();
+    let lock: Option<String> = redis.raw().get(lock_key(&c.key("op", &args(3)).unwrap())).unwrap();
     assert_eq!(lock, None);
 }
 
@@ -200,7 +201,7 @@ fn a_lease_lost_before_the_write_leaves_the_newer_value() {
     let key = lease.key().to_string();
     // Another process took over the lock and wrote a newer value.
     let mut raw = redis.raw();
-    let () = raw.set(format!("{key}:lock"), "someone-else").unwrap();
+    let () = raw.set(lock_key(&key), "someone-else").unwrap();
     let other = cache(&self::client(&redis.url()), "lost", NO_L1);
     other.set("op", &args(1), &text("newer"), None).unwrap();
     lease.complete(&text("older"), None).unwrap();
