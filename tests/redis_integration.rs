@@ -4,10 +4,13 @@
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
+#[path = "support/redis_target.rs"]
+mod redis_target;
 
 use cachekit::{Cache, CacheOptions, Client, Config, Error, Fill, Format};
 use redis::Commands;
 use redis_server::RedisServer;
+use redis_target::{on_server_and_cluster, Raw, Redis};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -38,13 +41,39 @@ fn text(s: &str) -> Vec<u8> {
     v
 }
 
+// Each of these runs on a redis-server of its own and on the Redis Cluster.
+on_server_and_cluster!(
+    a_value_set_by_one_client_is_read_by_another_through_redis,
+    entries_are_plain_redis_strings_with_a_ttl,
+    entries_expire_in_redis_and_in_l1,
+    l1_takes_the_remaining_ttl_of_the_l2_entry,
+    delete_removes_from_l1_and_redis,
+    clear_deletes_one_namespace_only,
+    key_prefix_and_tenant_scope_are_part_of_the_redis_key,
+    envelope_and_interop_entries_never_share_a_key,
+    interop_values_are_written_canonically_and_read_by_plain_readers,
+    truncated_bytes_are_a_counted_miss_and_deleted,
+    no_single_flipped_bit_ever_yields_a_wrong_value,
+    a_flipped_bit_in_the_compressed_data_is_a_counted_miss_and_deleted,
+    foreign_bytes_are_a_counted_miss_and_deleted,
+    a_decompression_bomb_is_rejected_before_allocating,
+    an_entry_of_another_serializer_is_a_counted_miss,
+    a_ciphertext_copied_from_another_key_fails_to_decrypt,
+    encrypted_values_read_without_the_key_or_with_another_key_are_misses,
+    rotated_master_keys_still_decrypt,
+    encrypted_namespaces_keep_ciphertext_in_l1_unless_asked,
+    sixteen_threads_on_a_cold_key_compute_once,
+    an_abandoned_lease_caches_nothing_and_a_waiter_takes_over,
+    values_that_cannot_be_stored_are_errors_and_leave_nothing_behind,
+    clearing_a_namespace_leaves_longer_namespaces_alone,
+    a_value_that_cannot_be_stored_removes_the_stale_entry_everywhere,
+);
+
 fn stat(cache: &Cache, name: &str) -> u64 {
     cache.health()["stats"][name].as_u64().unwrap()
 }
 
-#[test]
-fn a_value_set_by_one_client_is_read_by_another_through_redis() {
-    let redis = RedisServer::start();
+fn a_value_set_by_one_client_is_read_by_another_through_redis(redis: Redis) {
     let a = client(&redis.url(), "").cache("shared", CacheOptions::default()).unwrap();
     let b = client(&redis.url(), "").cache("shared", CacheOptions::default()).unwrap();
     assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
@@ -60,9 +89,7 @@ fn a_value_set_by_one_client_is_read_by_another_through_redis() {
     assert_eq!(&*b.get("op", &float_two).unwrap().unwrap(), &text("two")[..]);
 }
 
-#[test]
-fn entries_are_plain_redis_strings_with_a_ttl() {
-    let redis = RedisServer::start();
+fn entries_are_plain_redis_strings_with_a_ttl(redis: Redis) {
     let c = client(&redis.url(), "").cache("plain", opts(r#"{"ttl": 120}"#)).unwrap();
     c.set("op", &args(&[1]), &text("v"), None).unwrap();
     let key = c.key("op", &args(&[1])).unwrap();
@@ -77,9 +104,7 @@ fn entries_are_plain_redis_strings_with_a_ttl() {
     assert_eq!(c.ttl("op", &args(&[2])).unwrap(), None);
 }
 
-#[test]
-fn entries_expire_in_redis_and_in_l1() {
-    let redis = RedisServer::start();
+fn entries_expire_in_redis_and_in_l1(redis: Redis) {
     let c = client(&redis.url(), "").cache("ttl", CacheOptions::default()).unwrap();
     c.set("op", &args(&[1]), &text("short"), Some(Duration::from_millis(300))).unwrap();
     assert!(c.get("op", &args(&[1])).unwrap().is_some());
@@ -90,9 +115,7 @@ fn entries_expire_in_redis_and_in_l1() {
     assert!(!exists, "Redis expired the entry");
 }
 
-#[test]
-fn l1_takes_the_remaining_ttl_of_the_l2_entry() {
-    let redis = RedisServer::start();
+fn l1_takes_the_remaining_ttl_of_the_l2_entry(redis: Redis) {
     let writer = client(&redis.url(), "").cache("ttl2", CacheOptions::default()).unwrap();
     let reader = client(&redis.url(), "").cache("ttl2", CacheOptions::default()).unwrap();
     writer.set("op", &args(&[1]), &text("v"), Some(Duration::from_millis(400))).unwrap();
@@ -102,9 +125,7 @@ fn l1_takes_the_remaining_ttl_of_the_l2_entry() {
     assert_eq!(reader.get("op", &args(&[1])).unwrap(), None, "reader's L1 copy expired with the L2 entry");
 }
 
-#[test]
-fn delete_removes_from_l1_and_redis() {
-    let redis = RedisServer::start();
+fn delete_removes_from_l1_and_redis(redis: Redis) {
     let a = client(&redis.url(), "").cache("del", CacheOptions::default()).unwrap();
     let b = client(&redis.url(), "").cache("del", opts(r#"{"l1_enabled": false}"#)).unwrap();
     a.set("op", &args(&[1]), &text("v"), None).unwrap();
@@ -114,9 +135,7 @@ fn delete_removes_from_l1_and_redis() {
     assert_eq!(b.get("op", &args(&[1])).unwrap(), None);
 }
 
-#[test]
-fn clear_deletes_one_namespace_only() {
-    let redis = RedisServer::start();
+fn clear_deletes_one_namespace_only(redis: Redis) {
     let c = client(&redis.url(), "");
     let one = c.cache("one", CacheOptions::default()).unwrap();
     let two = c.cache("two", CacheOptions::default()).unwrap();
@@ -132,9 +151,7 @@ fn clear_deletes_one_namespace_only() {
     assert_eq!(n, 50);
 }
 
-#[test]
-fn key_prefix_and_tenant_scope_are_part_of_the_redis_key() {
-    let redis = RedisServer::start();
+fn key_prefix_and_tenant_scope_are_part_of_the_redis_key(redis: Redis) {
     let c = client(&redis.url(), r#", "key_prefix": "app1:", "tenant_id": "acme corp""#)
         .cache("ns", CacheOptions::default())
         .unwrap();
@@ -162,9 +179,7 @@ fn an_interop_namespace_refuses_a_key_prefix_or_tenant_scope_instead_of_applying
     }
 }
 
-#[test]
-fn envelope_and_interop_entries_never_share_a_key() {
-    let redis = RedisServer::start();
+fn envelope_and_interop_entries_never_share_a_key(redis: Redis) {
     let c = client(&redis.url(), "");
     let env = c.cache("users", CacheOptions::default()).unwrap();
     let interop = c.cache("users", opts(r#"{"format": "interop"}"#)).unwrap();
@@ -180,9 +195,7 @@ fn envelope_and_interop_entries_never_share_a_key() {
     assert_eq!(stored, text("plain"), "interop stores one plain MessagePack document");
 }
 
-#[test]
-fn interop_values_are_written_canonically_and_read_by_plain_readers() {
-    let redis = RedisServer::start();
+fn interop_values_are_written_canonically_and_read_by_plain_readers(redis: Redis) {
     let c = client(&redis.url(), "").cache("users", opts(r#"{"format": "interop", "l1_enabled": false}"#)).unwrap();
     // {"name": "alice", "age": 30} with keys out of order -> sorted keys.
     let value = hex::decode("82a46e616d65a5616c696365a36167651e").unwrap();
@@ -199,14 +212,13 @@ fn interop_values_are_written_canonically_and_read_by_plain_readers() {
 // ---- bad bytes in Redis: a counted miss, deleted, never a wrong value ----
 
 struct Planted {
-    _redis: RedisServer,
-    raw: redis::Connection,
+    _redis: Redis,
+    raw: Raw,
     cache: Cache,
     key: String,
 }
 
-fn planted(options: &str) -> Planted {
-    let redis = RedisServer::start();
+fn planted(redis: Redis, options: &str) -> Planted {
     let cache = client(&redis.url(), "").cache("bad", opts(options)).unwrap();
     cache.set("op", &args(&[7]), &text(&"payload ".repeat(20)), None).unwrap();
     let key = cache.key("op", &args(&[7])).unwrap();
@@ -237,9 +249,8 @@ impl Planted {
 
 const NO_L1: &str = r#"{"l1_enabled": false}"#;
 
-#[test]
-fn truncated_bytes_are_a_counted_miss_and_deleted() {
-    let mut p = planted(NO_L1);
+fn truncated_bytes_are_a_counted_miss_and_deleted(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     let good = p.stored();
     for cut in [1, good.len() / 2, good.len() - 1] {
         p.plant(&good[..cut]);
@@ -247,9 +258,8 @@ fn truncated_bytes_are_a_counted_miss_and_deleted() {
     }
 }
 
-#[test]
-fn no_single_flipped_bit_ever_yields_a_wrong_value() {
-    let mut p = planted(NO_L1);
+fn no_single_flipped_bit_ever_yields_a_wrong_value(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     let good = p.stored();
     let expected = text(&"payload ".repeat(20));
     let mut misses = 0;
@@ -267,27 +277,24 @@ fn no_single_flipped_bit_ever_yields_a_wrong_value() {
     assert!(misses as usize >= good.len() * 8 - 8, "almost every flip is detected: {misses}");
 }
 
-#[test]
-fn a_flipped_bit_in_the_compressed_data_is_a_counted_miss_and_deleted() {
-    let mut p = planted(NO_L1);
+fn a_flipped_bit_in_the_compressed_data_is_a_counted_miss_and_deleted(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     let mut bad = p.stored();
     bad[10] ^= 0x10;
     p.plant(&bad);
     p.assert_counted_miss_and_deleted("flipped bit");
 }
 
-#[test]
-fn foreign_bytes_are_a_counted_miss_and_deleted() {
-    let mut p = planted(NO_L1);
+fn foreign_bytes_are_a_counted_miss_and_deleted(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     for foreign in [&b"{\"json\": true}"[..], b"\x80\x04\x95pickle", b"", &hex::decode("82a36167651ea46e616d65a5616c696365").unwrap()] {
         p.plant(foreign);
         p.assert_counted_miss_and_deleted(&format!("foreign {:?}", String::from_utf8_lossy(foreign)));
     }
 }
 
-#[test]
-fn a_decompression_bomb_is_rejected_before_allocating() {
-    let mut p = planted(NO_L1);
+fn a_decompression_bomb_is_rejected_before_allocating(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     // Envelope claiming 400 MiB from a 10-byte block.
     let mut bomb = vec![0x94, 0xc4, 10];
     bomb.extend_from_slice(&[0xff; 10]);
@@ -301,9 +308,8 @@ fn a_decompression_bomb_is_rejected_before_allocating() {
     p.assert_counted_miss_and_deleted("decompression bomb");
 }
 
-#[test]
-fn an_entry_of_another_serializer_is_a_counted_miss() {
-    let mut p = planted(NO_L1);
+fn an_entry_of_another_serializer_is_a_counted_miss(redis: Redis) {
+    let mut p = planted(redis, NO_L1);
     p.plant(&cachekit::internals::codec::encode_envelope(b"{\"a\":1}", "json"));
     let before = stat(&p.cache, "format_mismatches");
     assert_eq!(p.read(), None);
@@ -313,22 +319,20 @@ fn an_entry_of_another_serializer_is_a_counted_miss() {
 const KEY_A: &str = "6161616161616161616161616161616161616161616161616161616161616161";
 const KEY_B: &str = "6262626262626262626262626262626262626262626262626262626262626262";
 
-#[test]
-fn a_ciphertext_copied_from_another_key_fails_to_decrypt() {
-    let mut p = planted(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
+fn a_ciphertext_copied_from_another_key_fails_to_decrypt(redis: Redis) {
+    let mut p = planted(redis, &format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
     p.cache.set("op", &args(&[8]), &text("other"), None).unwrap();
     let other: Vec<u8> = p.raw.get(p.cache.key("op", &args(&[8])).unwrap()).unwrap();
     p.plant(&other);
     p.assert_counted_miss_and_deleted("ciphertext of another key");
 }
 
-#[test]
-fn encrypted_values_read_without_the_key_or_with_another_key_are_misses() {
-    let mut p = planted(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
+fn encrypted_values_read_without_the_key_or_with_another_key_are_misses(redis: Redis) {
+    let mut p = planted(redis, &format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#));
     let stored = p.stored();
     assert!(!stored.windows(7).any(|w| w == b"payload"), "plaintext must not reach Redis");
     assert_eq!(p.read().unwrap(), text(&"payload ".repeat(20)));
-    let url = format!("redis://127.0.0.1:{}", p._redis.port);
+    let url = p._redis.url();
     let plain_reader = client(&url, "").cache("bad", opts(NO_L1)).unwrap();
     assert_eq!(plain_reader.get("op", &args(&[7])).unwrap(), None);
     assert_eq!(stat(&plain_reader, "corrupt_entries"), 1);
@@ -340,9 +344,7 @@ fn encrypted_values_read_without_the_key_or_with_another_key_are_misses() {
     assert_eq!(stat(&wrong_key, "corrupt_entries"), 1);
 }
 
-#[test]
-fn rotated_master_keys_still_decrypt() {
-    let redis = RedisServer::start();
+fn rotated_master_keys_still_decrypt(redis: Redis) {
     let old = client(&redis.url(), "")
         .cache("rot", opts(&format!(r#"{{"l1_enabled": false, "encryption": true, "master_key": "{KEY_A}"}}"#)))
         .unwrap();
@@ -358,9 +360,7 @@ fn rotated_master_keys_still_decrypt() {
     assert_eq!(&*new.get("op", &args(&[1])).unwrap().unwrap(), &text("secret")[..]);
 }
 
-#[test]
-fn encrypted_namespaces_keep_ciphertext_in_l1_unless_asked() {
-    let redis = RedisServer::start();
+fn encrypted_namespaces_keep_ciphertext_in_l1_unless_asked(redis: Redis) {
     let c = client(&redis.url(), "")
         .cache("encl1", opts(&format!(r#"{{"encryption": true, "master_key": "{KEY_A}"}}"#)))
         .unwrap();
@@ -442,9 +442,7 @@ fn a_client_started_while_redis_is_down_uses_it_once_it_appears() {
 
 // ---- the fill path ----
 
-#[test]
-fn sixteen_threads_on_a_cold_key_compute_once() {
-    let redis = RedisServer::start();
+fn sixteen_threads_on_a_cold_key_compute_once(redis: Redis) {
     let c = client(&redis.url(), "").cache("fill", CacheOptions::default()).unwrap();
     let computed = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(16));
@@ -472,9 +470,7 @@ fn sixteen_threads_on_a_cold_key_compute_once() {
     assert!(c.get("op", &args(&[1])).unwrap().is_some());
 }
 
-#[test]
-fn an_abandoned_lease_caches_nothing_and_a_waiter_takes_over() {
-    let redis = RedisServer::start();
+fn an_abandoned_lease_caches_nothing_and_a_waiter_takes_over(redis: Redis) {
     let c = client(&redis.url(), "").cache("abort", CacheOptions::default()).unwrap();
     let Fill::Lease(first) = c.fill("op", &args(&[1])).unwrap() else { panic!("cold key gives a lease") };
     let c2 = c.clone();
@@ -491,9 +487,7 @@ fn an_abandoned_lease_caches_nothing_and_a_waiter_takes_over() {
     assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &text("second")[..]);
 }
 
-#[test]
-fn values_that_cannot_be_stored_are_errors_and_leave_nothing_behind() {
-    let redis = RedisServer::start();
+fn values_that_cannot_be_stored_are_errors_and_leave_nothing_behind(redis: Redis) {
     let c = client(&redis.url(), r#", "max_chunk_size_mb": 1"#).cache("enc", CacheOptions::default()).unwrap();
     c.set("op", &args(&[1]), &text("old"), None).unwrap();
     assert!(matches!(c.set("op", &args(&[1]), b"\xc1", None), Err(Error::Encode(_))));
@@ -514,9 +508,7 @@ fn values_that_cannot_be_stored_are_errors_and_leave_nothing_behind() {
     let _ = Format::Interop;
 }
 
-#[test]
-fn clearing_a_namespace_leaves_longer_namespaces_alone() {
-    let redis = RedisServer::start();
+fn clearing_a_namespace_leaves_longer_namespaces_alone(redis: Redis) {
     let c = client(&redis.url(), "");
     let x = c.cache("user_data", CacheOptions::default()).unwrap();
     let xv1 = c.cache("user_data:v1", opts(NO_L1)).unwrap();
@@ -526,9 +518,7 @@ fn clearing_a_namespace_leaves_longer_namespaces_alone() {
     assert_eq!(&*xv1.get("op", &args(&[1])).unwrap().unwrap(), &text("v1")[..]);
 }
 
-#[test]
-fn a_value_that_cannot_be_stored_removes_the_stale_entry_everywhere() {
-    let redis = RedisServer::start();
+fn a_value_that_cannot_be_stored_removes_the_stale_entry_everywhere(redis: Redis) {
     let c = client(&redis.url(), "");
     let a = c.cache("stale", CacheOptions::default()).unwrap();
     let b = c.cache("stale", opts(NO_L1)).unwrap();
@@ -550,4 +540,81 @@ fn a_delete_through_one_handle_reaches_the_l1_of_the_others_in_the_process() {
     assert_eq!(b.get("op", &args(&[1])).unwrap(), None, "L1-only: b's copy is gone too");
     a.clear().unwrap();
     assert_eq!(b.get("op", &args(&[2])).unwrap(), None);
+}
+
+// ---- the cluster only ----
+
+/// The keys of `pattern` held by each master, by node (a node's own
+/// connection sees its keys only).
+fn keys_per_master(redis: &Redis, pattern: &str) -> Vec<(String, usize)> {
+    redis
+        .masters()
+        .into_iter()
+        .map(|(node, mut conn)| {
+            let n = conn.keys::<_, Vec<String>>(pattern).unwrap().len();
+            (node, n)
+        })
+        .collect()
+}
+
+#[test]
+fn in_a_cluster_entries_spread_over_every_master_and_a_clear_empties_each() {
+    let redis = Redis::cluster();
+    let c = client(&redis.url(), "");
+    let spread = c.cache("spread", CacheOptions::default()).unwrap();
+    let other = c.cache("spread_other", opts(NO_L1)).unwrap();
+    for i in 0..90 {
+        spread.set("op", &args(&[i]), &text("x"), None).unwrap();
+        other.set("op", &args(&[i]), &text("y"), None).unwrap();
+    }
+    // Entry keys only (a clear also bumps the namespace's generation key).
+    let before = keys_per_master(&redis, "spread:op:*");
+    assert_eq!(before.len(), 3, "three masters: {before:?}");
+    assert!(before.iter().all(|(_, n)| *n > 0), "every master holds some entries: {before:?}");
+    assert_eq!(before.iter().map(|(_, n)| n).sum::<usize>(), 90);
+
+    assert_eq!(spread.clear().unwrap(), 90, "the clear counts the entries of every master");
+    let after = keys_per_master(&redis, "spread:op:*");
+    assert!(after.iter().all(|(_, n)| *n == 0), "no master keeps an entry of the cleared namespace: {after:?}");
+    assert_eq!(keys_per_master(&redis, "spread_other:op:*").iter().map(|(_, n)| n).sum::<usize>(), 90, "the other namespace stays");
+    assert_eq!(spread.get("op", &args(&[5])).unwrap(), None, "L1 was cleared too");
+    assert_eq!(&*other.get("op", &args(&[5])).unwrap().unwrap(), &text("y")[..]);
+}
+
+#[test]
+fn in_a_cluster_the_fill_lock_lives_in_its_entrys_slot() {
+    let redis = Redis::cluster();
+    let c = client(&redis.url(), "").cache("slots", opts(NO_L1)).unwrap();
+    for i in 0..12 {
+        let Fill::Lease(lease) = c.fill("op", &args(&[i])).unwrap() else { panic!("cold key gives a lease") };
+        assert!(lease.holds_lock(), "the lock was taken on the entry's master");
+        let key = lease.key().to_string();
+        let lock = cachekit::internals::keyspace::lock_key(&key);
+        let slot = |k: &str| -> i64 { redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query(&mut redis.raw()).unwrap() };
+        assert_eq!(slot(&lock), slot(&key), "{lock} and {key}");
+        lease.complete(&text("v"), None).unwrap();
+        c.client().flush(Duration::from_secs(2));
+        assert!(!redis.raw().exists::<_, bool>(&lock).unwrap(), "the fenced write (one script over both keys) released it");
+        assert_eq!(&*c.get("op", &args(&[i])).unwrap().unwrap(), &text("v")[..]);
+    }
+    assert_eq!(stat(&c, "l2_errors"), 0);
+}
+
+#[test]
+fn a_seed_list_that_names_a_plain_server_is_a_counted_failure_never_the_callers() {
+    // Not a cluster: the cluster client cannot learn a slot map there. A
+    // fail-open namespace computes and returns every value all the same.
+    let server = RedisServer::start();
+    let url = format!("redis+cluster://127.0.0.1:{}", server.port);
+    let c = client(&url, "").cache("notacluster", opts(NO_L1)).unwrap();
+    for i in 0..5 {
+        match c.fill("op", &args(&[i])).unwrap() {
+            Fill::Lease(lease) => lease.complete(&text("v"), None).unwrap(),
+            _ => panic!("nothing can be read from a server that is not a cluster"),
+        }
+    }
+    let h = c.health();
+    assert!(h["stats"]["l2_errors"].as_u64().unwrap() + h["stats"]["l2_skipped"].as_u64().unwrap() >= 1, "{h}");
+    let check = c.check_health();
+    assert_ne!(check["system"]["status"], "healthy", "{check}");
 }

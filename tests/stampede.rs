@@ -6,10 +6,13 @@
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
+#[path = "support/redis_target.rs"]
+mod redis_target;
 
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use redis::Commands;
 use redis_server::RedisServer;
+use redis_target::{on_server_and_cluster, raw_at, Redis};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,7 +77,7 @@ fn env(k: &str) -> String {
 /// The computation every caller of the stampede test runs on a miss:
 /// counts itself in Redis, takes 200 ms.
 fn compute(raw_url: &str, tag: &str) -> Vec<u8> {
-    let mut raw = redis::Client::open(raw_url).unwrap().get_connection().unwrap();
+    let mut raw = raw_at(raw_url);
     let _: i64 = raw.incr("stampede:runs", 1).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     text(tag)
@@ -148,9 +151,16 @@ fn worker() {
     }
 }
 
-#[test]
-fn four_processes_of_25_threads_on_a_cold_key_compute_once() {
-    let redis = RedisServer::start();
+// Each of these runs on a redis-server of its own and on the Redis Cluster.
+on_server_and_cluster!(
+    four_processes_of_25_threads_on_a_cold_key_compute_once,
+    a_holder_that_lost_its_lease_cannot_overwrite_a_newer_value,
+    a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_over,
+    a_delete_in_one_process_stops_l1_serving_it_in_another,
+    a_clear_in_one_process_stops_l1_serving_in_another,
+);
+
+fn four_processes_of_25_threads_on_a_cold_key_compute_once(redis: Redis) {
     let start_at = now_ms() + 1500;
     let mut workers: Vec<Child> = (0..4)
         .map(|_| spawn_worker("stampede", &[("REDIS_URL_FOR_WORKER", redis.url()), ("START_AT_MS", start_at.to_string())]))
@@ -167,9 +177,7 @@ fn four_processes_of_25_threads_on_a_cold_key_compute_once() {
     assert!(values.iter().all(|v| v == &values[0]), "all callers got the same value: {values:?}");
 }
 
-#[test]
-fn a_holder_that_lost_its_lease_cannot_overwrite_a_newer_value() {
-    let redis = RedisServer::start();
+fn a_holder_that_lost_its_lease_cannot_overwrite_a_newer_value(redis: Redis) {
     let mut holder = spawn_worker("slow_holder", &[("REDIS_URL_FOR_WORKER", redis.url())]);
     let mut out = lines(&mut holder);
     assert_eq!(out.next().as_deref(), Some("leased"));
@@ -186,19 +194,25 @@ fn a_holder_that_lost_its_lease_cannot_overwrite_a_newer_value() {
     assert_eq!(untext(&c.get("f", &args(1)).unwrap().unwrap()), "new", "the newer value stays");
 }
 
-#[test]
-fn a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_over() {
-    let redis = RedisServer::start();
+fn a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_over(redis: Redis) {
     // Two clients: two processes' worth of state (flights, connections).
     let a = cache(&redis.url(), "raise", r#"{"l1_enabled": false}"#);
     let b = cache(&redis.url(), "raise", r#"{"l1_enabled": false}"#);
     let Fill::Lease(lease) = a.fill("f", &args(1)).unwrap() else { panic!("cold key") };
     assert!(lease.holds_lock());
+    let cluster = redis.is_cluster();
     let waiter = std::thread::spawn(move || {
         let t = Instant::now();
         match b.fill("f", &args(1)).unwrap() {
             Fill::Lease(l) => {
                 l.complete(&text("from b"), None).unwrap();
+                if cluster {
+                    // In a cluster the write behind the caller is sent by
+                    // the runtime, not on this thread's own connection
+                    // (README, Redis Cluster): a plain read elsewhere sees
+                    // it once it has landed.
+                    b.client().flush(Duration::from_secs(2));
+                }
                 let metrics = b.client().metrics_text();
                 assert!(metrics.contains(r#"operation="fill",serializer="msgpack",status="lease_wait"} 1"#), "{metrics}");
                 (t.elapsed(), b.health()["stats"]["lease_waits"].as_u64().unwrap())
@@ -216,8 +230,7 @@ fn a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_ove
     assert_eq!(untext(&a.get("f", &args(1)).unwrap().unwrap()), "from b");
 }
 
-fn run_reader_and_delete(kill_pubsub_first: bool, clear_instead: bool) -> Duration {
-    let redis = RedisServer::start();
+fn run_reader_and_delete(redis: Redis, kill_pubsub_first: bool, clear_instead: bool) -> Duration {
     let a = cache(&redis.url(), "inval", r#"{"l1_sync_ms": 300}"#);
     a.set("f", &args(1), &text("v"), None).unwrap();
     let mut reader = spawn_worker("reader", &[("REDIS_URL_FOR_WORKER", redis.url())]);
@@ -245,21 +258,19 @@ fn run_reader_and_delete(kill_pubsub_first: bool, clear_instead: bool) -> Durati
 /// trip and scheduling slack.
 const BOUND: Duration = Duration::from_millis(300 + 400);
 
-#[test]
-fn a_delete_in_one_process_stops_l1_serving_it_in_another() {
-    let staleness = run_reader_and_delete(false, false);
+fn a_delete_in_one_process_stops_l1_serving_it_in_another(redis: Redis) {
+    let staleness = run_reader_and_delete(redis, false, false);
     assert!(staleness < BOUND, "stale for {staleness:?}");
 }
 
-#[test]
-fn a_clear_in_one_process_stops_l1_serving_in_another() {
-    let staleness = run_reader_and_delete(false, true);
+fn a_clear_in_one_process_stops_l1_serving_in_another(redis: Redis) {
+    let staleness = run_reader_and_delete(redis, false, true);
     assert!(staleness < BOUND, "stale for {staleness:?}");
 }
 
 #[test]
 fn staleness_is_bounded_when_the_readers_subscription_was_killed() {
-    let staleness = run_reader_and_delete(true, false);
+    let staleness = run_reader_and_delete(Redis::server(), true, false);
     assert!(staleness < BOUND, "stale for {staleness:?}");
 }
 

@@ -78,5 +78,31 @@ check "formats do not share entries" "$bin/cross" read interop "cross-$$-envelop
 check "python beside PyPI cachekit 0.24.1 (tests/cross/reference_sdk)" \
   env CACHEKIT_PYTHON="$py" "$here/reference_sdk/run.sh"
 
+# In a Redis Cluster (ci/test.sh starts one and names it in
+# CACHEKIT_TEST_CLUSTER_URL): the same sharing, the URL the only change;
+# the entry is in the cluster (redis-cli -c follows the slot's MOVED), not
+# on the server above.
+in_cluster() { # format namespace
+  local key seed
+  key="$("$bin/cross" key "$1" "$2")" || return 1
+  seed="${CACHEKIT_TEST_CLUSTER_URL#redis+cluster://}"
+  seed="${seed%%,*}"
+  [ "$(redis-cli -c -h "${seed%:*}" -p "${seed##*:}" exists "$key")" = 1 ] || { echo "no entry at $key in the cluster"; return 1; }
+  [ "$(redis-cli -u "$url" exists "$key")" = 0 ] || { echo "the entry $key is on the standalone server"; return 1; }
+}
+if [ -n "${CACHEKIT_TEST_CLUSTER_URL:-}" ]; then
+  for fmt in envelope interop; do
+    ns="cross-$$-cluster-$fmt"
+    on_cluster=(env CACHEKIT_REDIS_URL="$CACHEKIT_TEST_CLUSTER_URL")
+    check "cluster $fmt: python writes" "${on_cluster[@]}" "$py" "$here/cross.py" write "$fmt" "$ns" python
+    check "cluster $fmt: the entry is in the cluster" in_cluster "$fmt" "$ns"
+    check "cluster $fmt: go reads python's entry as a hit" "${on_cluster[@]}" "$bin/cross" read "$fmt" "$ns"
+    check "cluster $fmt: go writes" "${on_cluster[@]}" "$bin/cross" write "$fmt" "$ns"
+    check "cluster $fmt: python reads go's entry as a hit" "${on_cluster[@]}" "$py" "$here/cross.py" read "$fmt" "$ns" go
+  done
+else
+  echo "cluster: not run here (CACHEKIT_TEST_CLUSTER_URL unset; ci/test.sh sets it)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -498,6 +498,12 @@ pub fn classify(e: RedisError) -> L2Error {
             | ErrorKind::Server(ServerErrorKind::TryAgain)
             | ErrorKind::Server(ServerErrorKind::ClusterDown)
             | ErrorKind::Server(ServerErrorKind::MasterDown)
+            // A cluster in failover: a redirection the cluster client could
+            // not follow in time (to a master that just died), or a write
+            // that reached a master demoted to replica. The topology settles.
+            | ErrorKind::Server(ServerErrorKind::Moved)
+            | ErrorKind::Server(ServerErrorKind::Ask)
+            | ErrorKind::Server(ServerErrorKind::ReadOnly)
             | ErrorKind::Io
             | ErrorKind::ClusterConnectionNotFound => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
