@@ -618,3 +618,32 @@ fn a_seed_list_that_names_a_plain_server_is_a_counted_failure_never_the_callers(
     let check = c.check_health();
     assert_ne!(check["system"]["status"], "healthy", "{check}");
 }
+
+#[test]
+fn in_a_cluster_the_health_check_reports_every_node() {
+    let redis = Redis::cluster();
+    let c = client(&redis.url(), "").cache("nodes", CacheOptions::default()).unwrap();
+    let check = c.check_health();
+    let nodes = check["system"]["redis_nodes"].as_array().unwrap_or_else(|| panic!("a node list: {check}"));
+    assert_eq!(nodes.len(), 6, "3 masters and 3 replicas: {check}");
+    let masters: Vec<_> = nodes.iter().filter(|n| n["role"] == "master").collect();
+    for n in nodes {
+        assert_eq!(n["status"], "healthy", "every node answers its PING, replicas too: {n}");
+    }
+    assert_eq!(masters.len(), 3, "{check}");
+    for m in &masters {
+        assert_eq!(m["status"], "healthy", "{m}");
+        assert!(m["ping_latency_seconds"].as_f64().unwrap() > 0.0, "{m}");
+    }
+    let mut addresses: Vec<String> = nodes.iter().map(|n| format!("redis://{}", n["address"].as_str().unwrap())).collect();
+    let mut seeds = redis.node_urls();
+    addresses.sort();
+    seeds.sort();
+    assert_eq!(addresses, seeds, "the nodes are the cluster's");
+    assert_eq!(check["system"]["status"], "healthy");
+
+    // One server: no node list.
+    let server = RedisServer::start();
+    let one = client(&server.url(), "").cache("nodes", CacheOptions::default()).unwrap();
+    assert!(one.check_health()["system"]["redis_nodes"].is_null());
+}

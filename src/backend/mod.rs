@@ -64,6 +64,17 @@ impl BehindHandle {
     }
 }
 
+/// One node of a Redis Cluster as an active health check saw it.
+pub(crate) struct NodeHealth {
+    /// `host:port`.
+    pub address: String,
+    pub master: bool,
+    /// Flagged `fail` or `fail?` by the cluster.
+    pub failing: bool,
+    /// Its PING's latency, or why it did not answer.
+    pub ping: L2Result<Duration>,
+}
+
 /// Messages of a subscription: (channel, payload).
 pub(crate) use redis::Subscriber;
 
@@ -299,6 +310,14 @@ impl Backend {
     }
 
     /// Round-trip check; returns the latency.
+    /// Every node of a Redis Cluster, PINGed (`None`: not a cluster).
+    pub(crate) async fn node_health(&self) -> Option<L2Result<Vec<NodeHealth>>> {
+        match self {
+            Backend::Redis(r) if r.is_cluster() => Some(r.node_health().await),
+            _ => None,
+        }
+    }
+
     pub async fn ping(&self) -> L2Result<Duration> {
         match self {
             Backend::Foreign(f) => f.ping().await,

@@ -80,6 +80,31 @@ impl Namespace {
         } else {
             None
         };
+        // A cluster: every node, each with its own PING (also bypassing the gate).
+        let nodes = client.block_on(async {
+            match tokio::time::timeout(client.config().socket_timeout(), state.backend.node_health()).await {
+                Ok(r) => r,
+                Err(_) => Some(Err(L2Error { class: ErrorClass::Transient, message: "CLUSTER NODES timed out".into() })),
+            }
+        });
+        let nodes = nodes.map(|r| match r {
+            Ok(nodes) => Value::Array(
+                nodes
+                    .into_iter()
+                    .map(|n| {
+                        json!({
+                            "address": n.address,
+                            "role": if n.master { "master" } else { "replica" },
+                            "flagged_failing": n.failing,
+                            "status": if n.ping.is_ok() { "healthy" } else { "unhealthy" },
+                            "ping_latency_seconds": n.ping.as_ref().ok().map(|d| d.as_secs_f64()),
+                            "error": n.ping.err().map(|e| e.to_string()),
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => json!({ "error": e.to_string() }),
+        });
         let in_use: u64 = self.inner.local().rel.in_flight() as u64;
         let (size, created) = state.backend.pool_figures();
         let in_use = in_use.min(created);
@@ -96,6 +121,8 @@ impl Namespace {
                 "redis_connection": conn,
                 "ping_latency_seconds": latency,
                 "error": error,
+                // A Redis Cluster's nodes (null for one server).
+                "redis_nodes": nodes,
                 "connection_pool": {
                     "size": size,
                     "created_connections": created,

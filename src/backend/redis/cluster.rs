@@ -219,6 +219,15 @@ impl RedisBackend {
         }
     }
 
+    /// Every node of the cluster with its PING (health, per node).
+    pub(crate) async fn node_health(&self) -> L2Result<Vec<crate::backend::NodeHealth>> {
+        let nodes = self.ping_nodes().await?;
+        Ok(nodes
+            .into_iter()
+            .map(|(n, ping)| crate::backend::NodeHealth { address: n.address, master: n.master, failing: n.failing, ping })
+            .collect())
+    }
+
     /// PING every node of the cluster: (node, role, latency or error).
     pub(crate) async fn ping_nodes(&self) -> L2Result<Vec<(ClusterNode, L2Result<Duration>)>> {
         let nodes = self.cluster_nodes().await?;
