@@ -8,6 +8,10 @@
 //! The figures go to `target/tmp/reliability/cluster_failover.json`;
 //! `ci/reliability-report.sh` renders them into `docs/reliability.md`.
 
+#[path = "support/calls.rs"]
+mod calls;
+
+use calls::{args, int};
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use serde_json::json;
 use std::path::PathBuf;
@@ -76,18 +80,6 @@ impl Drop for OwnCluster {
 fn client(url: &str) -> Client {
     let json = format!(r#"{{"redis_url": "{url}", "socket_timeout": 0.25, "socket_connect_timeout": 0.25}}"#);
     Client::new(Config::load_with(Some(&json), |_| None).unwrap()).unwrap()
-}
-
-fn args(x: i64) -> Vec<u8> {
-    let mut v = vec![0x91];
-    rmp::encode::write_sint(&mut v, x).unwrap();
-    v
-}
-
-fn int(x: i64) -> Vec<u8> {
-    let mut v = Vec::new();
-    rmp::encode::write_sint(&mut v, x).unwrap();
-    v
 }
 
 /// What the function "computes" for key i: the truth every call must see.

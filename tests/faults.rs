@@ -7,6 +7,10 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+#[path = "support/calls.rs"]
+mod calls;
+
+use calls::{args, int};
 use cachekit::internals::keyspace::lock_key;
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use redis_server::RedisServer;
@@ -18,18 +22,6 @@ use std::time::{Duration, Instant};
 fn client(url: &str) -> Client {
     let json = format!(r#"{{"redis_url": "{url}", "socket_timeout": 1.0, "socket_connect_timeout": 0.5}}"#);
     Client::new(Config::load_with(Some(&json), |_| None).unwrap()).unwrap()
-}
-
-fn args(x: i64) -> Vec<u8> {
-    let mut v = vec![0x91];
-    rmp::encode::write_sint(&mut v, x).unwrap();
-    v
-}
-
-fn int(x: i64) -> Vec<u8> {
-    let mut v = Vec::new();
-    rmp::encode::write_sint(&mut v, x).unwrap();
-    v
 }
 
 fn report(name: &str, figures: Value) {
