@@ -11,7 +11,7 @@
 //! - `CACHEKIT_BENCH_ROUNDS` (default 21): rounds per comparison;
 //! - `CACHEKIT_BENCH_BATCH_MS` (default 25): target wall time of one batch;
 //! - `CACHEKIT_BENCH_ONLY` (default all): comma list of sections
-//!   `l1,threads,l2,codec` (handy for profiling one part under callgrind).
+//!   `l1,threads,l2,cluster,codec` (handy for profiling one part under callgrind).
 //!
 //! Output: markdown on stdout (tables, then a targets table).
 
@@ -597,6 +597,128 @@ fn bench_miss(k: Knobs, _targets: &mut Vec<Target>) {
     drop(server);
 }
 
+/// A Redis Cluster (3 masters, 3 replicas) of this benchmark's own, started
+/// with `ci/redis-cluster.sh` and stopped when dropped.
+struct BenchCluster {
+    name: String,
+    url: String,
+}
+
+impl BenchCluster {
+    fn start() -> BenchCluster {
+        let name = format!("bench-{}", std::process::id());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/redis-cluster.sh");
+        let out = std::process::Command::new(script).args(["start", &name]).output().expect("run ci/redis-cluster.sh");
+        assert!(out.status.success(), "ci/redis-cluster.sh start: {}", String::from_utf8_lossy(&out.stderr));
+        BenchCluster { name, url: String::from_utf8(out.stdout).unwrap().trim().to_string() }
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        self.url.trim_start_matches("redis+cluster://").split(',').map(|n| format!("redis://{n}")).collect()
+    }
+}
+
+impl Drop for BenchCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/redis-cluster.sh");
+        let _ = std::process::Command::new(script).args(["stop", &self.name]).status();
+    }
+}
+
+/// 4c: the same L2 hit and miss then store on a Redis Cluster, beside one
+/// server in the same run, and against the bare `redis` crate's async
+/// cluster client.
+fn bench_cluster(k: Knobs, targets: &mut Vec<Target>) {
+    use cachekit::Fill;
+    let cluster = BenchCluster::start();
+    let server = redis_server::RedisServer::start();
+    let no_l1 = || CacheOptions { l1_enabled: Some(false), ..CacheOptions::default() };
+    let on_cluster = Client::new(Config { redis_url: Some(cluster.url.clone()), ..Config::default() }).expect("cluster client");
+    let on_server = Client::new(Config { redis_url: Some(server.url()), ..Config::default() }).expect("client");
+    let cc = on_cluster.cache(NS, no_l1()).expect("cache");
+    let sc = on_server.cache(NS, no_l1()).expect("cache");
+    let args = small_args(7);
+    let value = msgpack_bin_doc(100);
+    cc.set(OP, &args, &value, None).expect("set on the cluster");
+    sc.set(OP, &args, &value, None).expect("set");
+    let full_key = cc.key(OP, &args).unwrap();
+    assert_eq!(&*cc.get(OP, &args).unwrap().expect("L2 hit on the cluster"), &value[..]);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut peer = rt
+        .block_on(redis::cluster::ClusterClient::new(cluster.nodes()).unwrap().get_async_connection())
+        .expect("bare cluster connection");
+    let mut get_cmd = redis::cmd("GET");
+    get_cmd.arg(&full_key);
+    let stored: Vec<u8> = rt.block_on(get_cmd.query_async::<Vec<u8>>(&mut peer)).unwrap();
+    assert_eq!(codec::decode_envelope(&stored, "msgpack", &Limits::default()).unwrap(), value);
+
+    let mut cases = vec![
+        case("ours on the cluster: `Cache::get(op, args)`, L1 disabled", |n| {
+            for _ in 0..n {
+                black_box(cc.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("ours on one server: the same", |n| {
+            for _ in 0..n {
+                black_box(sc.get(OP, &args).unwrap().expect("hit"));
+            }
+        }),
+        case("peer: bare `redis` async cluster client GET, multi-thread runtime (2 workers), block_on", |n| {
+            for _ in 0..n {
+                black_box(rt.block_on(get_cmd.query_async::<Vec<u8>>(&mut peer)).unwrap());
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let peer_median = s[2].median;
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer_median) })
+        .collect();
+    print_table("L2 hit on a Redis Cluster (3 masters, 3 replicas, loopback), 100-byte value", &rows, "ratio to the bare cluster GET (medians)");
+    targets.push(Target {
+        what: "L2 hit through the cluster / bare `redis` cluster client GET".into(),
+        measured: format!("{:.2}x ({} vs {})", s[0].median / peer_median, fmt_ns(s[0].median), fmt_ns(peer_median)),
+        target: "<= 1.15x".into(),
+        met: s[0].median / peer_median <= 1.15,
+    });
+    drop(cases);
+
+    let next = std::cell::Cell::new(0usize);
+    let miss = |cache: &cachekit::Cache| {
+        next.set(next.get() + 1);
+        match cache.fill(OP, &small_args(1_000_000 + next.get())).unwrap() {
+            Fill::Lease(l) => l.complete(&value, None).unwrap(),
+            _ => panic!("a new key must miss"),
+        }
+    };
+    let mut cases = vec![
+        case("ours on the cluster: `fill` miss + `complete`, fill lock (defaults)", |n| {
+            for _ in 0..n {
+                miss(&cc);
+            }
+        }),
+        case("ours on one server: the same", |n| {
+            for _ in 0..n {
+                miss(&sc);
+            }
+        }),
+    ];
+    let s = compare(k, &mut cases);
+    let server_median = s[1].median;
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(&s)
+        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / server_median) })
+        .collect();
+    print_table("Miss then store on a Redis Cluster and on one server, a new key each call", &rows, "ratio to one server (medians)");
+    drop(cases);
+    on_cluster.flush(Duration::from_secs(5));
+    on_server.flush(Duration::from_secs(5));
+}
+
 /// 5: key derivation and envelope encode/decode for 100 B, 10 KB, 1 MB.
 fn bench_codec(k: Knobs) {
     let client = l1_only_client();
@@ -854,11 +976,12 @@ fn main() {
     println!("Harness: {} rounds per comparison, batches of ~{} ms; compared cases run alternately (rotating order) in one process; median and p10/p90 over rounds.\n", k.rounds, k.batch.as_millis());
     let mut targets = Vec::new();
     type Section = fn(Knobs, &mut Vec<Target>);
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("l1", bench_l1),
         ("threads", bench_threads),
         ("l2", bench_l2),
         ("miss", bench_miss),
+        ("cluster", bench_cluster),
         ("gate", bench_gate),
         ("stampede", bench_stampede),
         ("codec", |k, _| bench_codec(k)),

@@ -6,7 +6,8 @@
 #
 # Steps: release build of the library (libcachekit.so for the C program),
 # `cargo bench --bench core` (Rust API, C ABI called from Rust, threads,
-# L2 vs a bare redis GET, key derivation and envelope codec), then
+# L2 vs a bare redis GET, the same on a Redis Cluster of its own started
+# with ci/redis-cluster.sh, key derivation and envelope codec), then
 # bench/c/l1_get.c linked against target/release/libcachekit.so. Needs
 # redis-server on PATH (or CACHEKIT_REDIS_SERVER) and a C compiler.
 # Timings are reported, never asserted.
