@@ -309,7 +309,6 @@ impl Backend {
         }
     }
 
-    /// Round-trip check; returns the latency.
     /// Every node of a Redis Cluster, PINGed (`None`: not a cluster).
     pub(crate) async fn node_health(&self) -> Option<L2Result<Vec<NodeHealth>>> {
         match self {
@@ -318,6 +317,7 @@ impl Backend {
         }
     }
 
+    /// Round-trip check; returns the latency.
     pub async fn ping(&self) -> L2Result<Duration> {
         match self {
             Backend::Foreign(f) => f.ping().await,
