@@ -123,6 +123,11 @@ struct Row {
     extra: String,
 }
 
+/// One row per case with its ratio to `base` (a median).
+fn ratio_rows(cases: &[Case<'_>], s: &[Summary], base: f64) -> Vec<Row> {
+    cases.iter().zip(s).map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / base) }).collect()
+}
+
 fn print_table(title: &str, rows: &[Row], extra_head: &str) {
     println!("### {title}\n");
     println!("| case | median / op | p10 | p90 | {extra_head} |");
@@ -521,11 +526,7 @@ fn bench_l2(k: Knobs, targets: &mut Vec<Target>) {
     ];
     let s = compare(k, &mut cases);
     let peer = s[2].median;
-    let rows: Vec<Row> = cases
-        .iter()
-        .zip(&s)
-        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer) })
-        .collect();
+    let rows = ratio_rows(&cases, &s, peer);
     print_table(
         &format!("L2 hit, 100-byte value ({} B stored envelope), loopback redis-server", stored.len()),
         &rows,
@@ -586,11 +587,7 @@ fn bench_miss(k: Knobs, _targets: &mut Vec<Target>) {
     ];
     let s = compare(k, &mut cases);
     let peer_median = s[2].median;
-    let rows: Vec<Row> = cases
-        .iter()
-        .zip(&s)
-        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer_median) })
-        .collect();
+    let rows = ratio_rows(&cases, &s, peer_median);
     print_table("Miss then store, 100-byte value, a new key each call, loopback redis-server", &rows, "ratio to peer GET + SET (medians)");
     drop(cases);
     client.flush(Duration::from_secs(5));
@@ -672,11 +669,7 @@ fn bench_cluster(k: Knobs, targets: &mut Vec<Target>) {
     ];
     let s = compare(k, &mut cases);
     let peer_median = s[2].median;
-    let rows: Vec<Row> = cases
-        .iter()
-        .zip(&s)
-        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / peer_median) })
-        .collect();
+    let rows = ratio_rows(&cases, &s, peer_median);
     print_table("L2 hit on a Redis Cluster (3 masters, 3 replicas, loopback), 100-byte value", &rows, "ratio to the bare cluster GET (medians)");
     targets.push(Target {
         what: "L2 hit through the cluster / bare `redis` cluster client GET".into(),
@@ -708,11 +701,7 @@ fn bench_cluster(k: Knobs, targets: &mut Vec<Target>) {
     ];
     let s = compare(k, &mut cases);
     let server_median = s[1].median;
-    let rows: Vec<Row> = cases
-        .iter()
-        .zip(&s)
-        .map(|(c, s)| Row { name: c.name.clone(), s: *s, extra: format!("{:.2}x", s.median / server_median) })
-        .collect();
+    let rows = ratio_rows(&cases, &s, server_median);
     print_table("Miss then store on a Redis Cluster and on one server, a new key each call", &rows, "ratio to one server (medians)");
     drop(cases);
     on_cluster.flush(Duration::from_secs(5));
