@@ -17,6 +17,8 @@
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
+#[path = "../tests/support/redis_cluster.rs"]
+mod redis_cluster;
 
 use cachekit::internals::codec::{self, Limits};
 use cachekit::ffi::{ck_buf, ck_buf_free, ck_cache, ck_cache_free, ck_cache_new, ck_client, ck_client_free, ck_client_new, ck_get, ck_get_borrowed, ck_set, ck_status};
@@ -594,40 +596,12 @@ fn bench_miss(k: Knobs, _targets: &mut Vec<Target>) {
     drop(server);
 }
 
-/// A Redis Cluster (3 masters, 3 replicas) of this benchmark's own, started
-/// with `ci/redis-cluster.sh` and stopped when dropped.
-struct BenchCluster {
-    name: String,
-    url: String,
-}
-
-impl BenchCluster {
-    fn start() -> BenchCluster {
-        let name = format!("bench-{}", std::process::id());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/redis-cluster.sh");
-        let out = std::process::Command::new(script).args(["start", &name]).output().expect("run ci/redis-cluster.sh");
-        assert!(out.status.success(), "ci/redis-cluster.sh start: {}", String::from_utf8_lossy(&out.stderr));
-        BenchCluster { name, url: String::from_utf8(out.stdout).unwrap().trim().to_string() }
-    }
-
-    fn nodes(&self) -> Vec<String> {
-        self.url.trim_start_matches("redis+cluster://").split(',').map(|n| format!("redis://{n}")).collect()
-    }
-}
-
-impl Drop for BenchCluster {
-    fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/redis-cluster.sh");
-        let _ = std::process::Command::new(script).args(["stop", &self.name]).status();
-    }
-}
-
 /// 4c: the same L2 hit and miss then store on a Redis Cluster, beside one
 /// server in the same run, and against the bare `redis` crate's async
 /// cluster client.
 fn bench_cluster(k: Knobs, targets: &mut Vec<Target>) {
     use cachekit::Fill;
-    let cluster = BenchCluster::start();
+    let cluster = redis_cluster::OwnCluster::start("bench");
     let server = redis_server::RedisServer::start();
     let no_l1 = || CacheOptions { l1_enabled: Some(false), ..CacheOptions::default() };
     let on_cluster = Client::new(Config { redis_url: Some(cluster.url.clone()), ..Config::default() }).expect("cluster client");
