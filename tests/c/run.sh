@@ -17,6 +17,19 @@ lib="$target/debug"
 out="$target/ctest"
 mkdir -p "$out"
 
+# Every function the header declares is called from test_abi.c: a
+# declaration starts a line ("enum ck_status ck_get(", "void ck_buf_free(").
+declared=$(grep -oE '^[a-z][^(]*\bck_[a-z0-9_]+\(' include/cachekit.h | grep -oE 'ck_[a-z0-9_]+\($' | tr -d '(' | sort -u)
+if [ "$(echo "$declared" | wc -l)" -lt 30 ]; then
+    echo "run.sh: found only $(echo "$declared" | wc -l) functions in include/cachekit.h: is the pattern stale?" >&2
+    exit 1
+fi
+uncalled=$(for f in $declared; do grep -qE "\b$f\(" tests/c/test_abi.c || echo "$f"; done)
+if [ -n "$uncalled" ]; then
+    echo "run.sh: functions of include/cachekit.h that tests/c/test_abi.c never calls:" $uncalled >&2
+    exit 1
+fi
+
 cargo build
 
 CC="${CC:-gcc}"
