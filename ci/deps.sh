@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ci/apt-install.sh redis-server gcc pkg-config openssl
+ci/apt-install.sh redis-server redis-sentinel gcc pkg-config openssl
 
 command -v cargo >/dev/null 2>&1 || { echo "ci/deps.sh: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 

@@ -2,7 +2,7 @@
 # Every test of every language, on a fresh machine or an old one:
 # installs what is missing, starts a throwaway redis-server (Rust tests start
 # their own per test, for fault injection) and a throwaway Redis Cluster,
-# runs everything, stops the servers.
+# and a throwaway Redis Sentinel set-up, runs everything, stops the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -10,13 +10,17 @@ export CARGO_TERM_COLOR=never
 ci/deps.sh
 
 url=$(ci/redis.sh start test)
-trap 'ci/redis.sh stop test; ci/redis-cluster.sh stop test' EXIT
+trap 'ci/redis.sh stop test; ci/redis-cluster.sh stop test; ci/redis-sentinel.sh stop test' EXIT
 export CACHEKIT_TEST_REDIS_URL="$url"
 echo "== throwaway redis-server at $url"
 # A Redis Cluster (3 masters, 3 replicas) for the tests that run on both.
 cluster_url=$(ci/redis-cluster.sh start test)
 export CACHEKIT_TEST_CLUSTER_URL="$cluster_url"
 echo "== throwaway Redis Cluster at $cluster_url"
+# A master, a replica and three sentinels, for the tests that run on Sentinel.
+sentinel_url=$(ci/redis-sentinel.sh start test)
+export CACHEKIT_TEST_SENTINEL_URL="$sentinel_url"
+echo "== throwaway Redis Sentinel set-up at $sentinel_url"
 
 # The environment of this shell must not leak a Redis or key into tests.
 unset CACHEKIT_REDIS_URL REDIS_URL CACHEKIT_MASTER_KEY || true

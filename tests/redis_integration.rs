@@ -10,7 +10,7 @@ mod redis_target;
 use cachekit::{Cache, CacheOptions, Client, Config, Error, Fill, Format};
 use redis::Commands;
 use redis_server::RedisServer;
-use redis_target::{on_server_and_cluster, Raw, Redis};
+use redis_target::{on_each_redis, Raw, Redis};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -42,7 +42,7 @@ fn text(s: &str) -> Vec<u8> {
 }
 
 // Each of these runs on a redis-server of its own and on the Redis Cluster.
-on_server_and_cluster!(
+on_each_redis!(
     a_value_set_by_one_client_is_read_by_another_through_redis,
     entries_are_plain_redis_strings_with_a_ttl,
     entries_expire_in_redis_and_in_l1,

@@ -12,7 +12,7 @@ mod redis_target;
 use cachekit::{Cache, CacheOptions, Client, Config, Fill};
 use redis::Commands;
 use redis_server::RedisServer;
-use redis_target::{on_server_and_cluster, raw_at, Redis};
+use redis_target::{on_each_redis, raw_at, Redis};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,7 +152,7 @@ fn worker() {
 }
 
 // Each of these runs on a redis-server of its own and on the Redis Cluster.
-on_server_and_cluster!(
+on_each_redis!(
     four_processes_of_25_threads_on_a_cold_key_compute_once,
     a_holder_that_lost_its_lease_cannot_overwrite_a_newer_value,
     a_holder_that_raises_caches_nothing_and_a_waiter_in_another_process_takes_over,

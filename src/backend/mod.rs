@@ -317,6 +317,16 @@ impl Backend {
         }
     }
 
+    /// A master found through Sentinel: its name, where it is now (`None`:
+    /// not found yet) and how many failovers this client followed (`None`:
+    /// not Sentinel).
+    pub(crate) fn sentinel_master(&self) -> Option<(String, Option<String>, u64)> {
+        match self {
+            Backend::Redis(r) => r.sentinel_master(),
+            _ => None,
+        }
+    }
+
     /// Round-trip check; returns the latency.
     pub async fn ping(&self) -> L2Result<Duration> {
         match self {

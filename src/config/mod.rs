@@ -10,14 +10,15 @@ use std::time::Duration;
 mod options;
 mod redis_url;
 pub use options::{BackpressureConfig, BreakerConfig, CacheOptions, Format, TimeoutConfig};
-pub use redis_url::{hash_tag, RedisTarget};
+pub use redis_url::{hash_tag, RedisTarget, SentinelTarget};
 
 /// Client-wide settings (the reference's `CachekitConfig`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Redis URL (`redis://`, `rediss://`, with optional `user:password@`),
-    /// or a Redis Cluster's seed nodes (`redis+cluster://h1:p1,h2:p2`); see
-    /// [`RedisTarget`].
+    /// a Redis Cluster's seed nodes (`redis+cluster://h1:p1,h2:p2`), or a
+    /// master found through Redis Sentinel
+    /// (`redis+sentinel://s1:p1,s2:p2/MASTER`); see [`RedisTarget`].
     /// `None` means no L2: the client runs L1-only (the embedded default).
     pub redis_url: Option<String>,
     /// Number of multiplexed Redis connections.
@@ -256,12 +257,28 @@ impl Config {
     }
 }
 
-/// Hide the password of a URL.
+/// Hide the passwords of a URL (its user information, and the sentinels'
+/// `sentinel_password` option).
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+    let (before_query, query) = match url.find('?') {
+        Some(q) => url.split_at(q),
+        None => (url, ""),
+    };
+    let mut out = match (before_query.find("://"), before_query.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &before_query[..s], &before_query[at + 1..]),
+        _ => before_query.to_string(),
+    };
+    if query.is_empty() {
+        return out;
     }
+    for (i, pair) in query.trim_start_matches('?').split('&').enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        match pair.split_once('=') {
+            Some(("sentinel_password", _)) => out.push_str("sentinel_password=***"),
+            _ => out.push_str(pair),
+        }
+    }
+    out
 }
 
 fn opt_string(v: &Value, src: &Source<'_>) -> Result<Option<String>> {
@@ -444,5 +461,9 @@ mod tests {
     fn redact_hides_passwords() {
         assert_eq!(redact("redis://user:secret@host:6379/0"), "redis://***@host:6379/0");
         assert_eq!(redact("redis://host:6379"), "redis://host:6379");
+        assert_eq!(
+            redact("redis+sentinel://u:pw@s1,s2/m?protocol=resp3&sentinel_password=spw"),
+            "redis+sentinel://***@s1,s2/m?protocol=resp3&sentinel_password=***"
+        );
     }
 }

@@ -10,6 +10,16 @@
 //!   node. A cluster has only database 0, so a path other than `/` or `/0`
 //!   is refused.
 //!
+//! - `redis+sentinel://[user:password@]host1:port1,host2:port2/MASTER[/db][?options]`,
+//!   `rediss+sentinel://…` (TLS to the sentinels and the master): a master
+//!   watched by Redis Sentinel. The hosts are the sentinels (port 26379 when
+//!   none is given), `MASTER` the name they know it by. The credentials,
+//!   database and options are the master's (and its replicas'); sentinels
+//!   that require their own credentials take them from the options
+//!   `sentinel_username` and `sentinel_password`, which are not passed to
+//!   the master. The client asks the sentinels where the master is, checks
+//!   that it answers `ROLE` as a master, and asks again when it fails.
+//!
 //! Only the form is checked here; the `redis` crate reads each URL later.
 
 /// Where the Redis L2 is.
@@ -20,6 +30,34 @@ pub enum RedisTarget {
     /// A Redis Cluster: one `redis://` or `rediss://` URL per seed node,
     /// each carrying the cluster URL's credentials and options.
     Cluster(Vec<String>),
+    /// A master found through Redis Sentinel.
+    Sentinel(SentinelTarget),
+}
+
+/// A master found through Redis Sentinel (`redis+sentinel://`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelTarget {
+    /// One `redis://` or `rediss://` URL per sentinel, with the sentinels'
+    /// own credentials.
+    pub sentinels: Vec<String>,
+    /// The name the sentinels know the master by.
+    pub master_name: String,
+    scheme: &'static str,
+    /// `user:password@` or empty.
+    userinfo: String,
+    /// `/db` or empty.
+    db: String,
+    /// `?options` (without the sentinels' own) or empty.
+    query: String,
+}
+
+impl SentinelTarget {
+    /// The URL of the master (or a replica) at `host:port`, with the
+    /// credentials, database and options of the sentinel URL.
+    pub fn node_url(&self, host: &str, port: u16) -> String {
+        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+        format!("{}://{}{host}:{port}{}{}", self.scheme, self.userinfo, self.db, self.query)
+    }
 }
 
 impl RedisTarget {
@@ -35,7 +73,11 @@ impl RedisTarget {
 }
 
 /// The URL forms, for messages.
-pub const FORMS: &str = "redis://, rediss://, unix://, redis+cluster://host:port,host:port or rediss+cluster://…";
+pub const FORMS: &str =
+    "redis://, rediss://, unix://, redis+cluster://host:port,host:port, rediss+cluster://…, redis+sentinel://host:port,host:port/MASTER or rediss+sentinel://…";
+
+/// The port of a sentinel given without one.
+const SENTINEL_PORT: u16 = 26379;
 
 fn parse(url: &str) -> Result<RedisTarget, String> {
     let shown = super::redact(url);
@@ -43,6 +85,10 @@ fn parse(url: &str) -> Result<RedisTarget, String> {
         ("redis", r)
     } else if let Some(r) = url.strip_prefix("rediss+cluster://") {
         ("rediss", r)
+    } else if let Some(r) = url.strip_prefix("redis+sentinel://") {
+        return parse_sentinel("redis", r, &shown);
+    } else if let Some(r) = url.strip_prefix("rediss+sentinel://") {
+        return parse_sentinel("rediss", r, &shown);
     } else if ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|p| url.starts_with(p)) {
         return Ok(RedisTarget::Server(url.to_string()));
     } else {
@@ -74,6 +120,65 @@ fn parse(url: &str) -> Result<RedisTarget, String> {
         nodes.push(format!("{scheme}://{userinfo}{node}{query}"));
     }
     Ok(RedisTarget::Cluster(nodes))
+}
+
+/// `redis+sentinel://[userinfo@]hosts/MASTER[/db][?options]` after its scheme.
+fn parse_sentinel(scheme: &'static str, rest: &str, shown: &str) -> Result<RedisTarget, String> {
+    let (before_query, query) = match rest.find('?') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let (userinfo, hosts_and_path) = match before_query.rfind('@') {
+        Some(i) => (&before_query[..=i], &before_query[i + 1..]),
+        None => ("", before_query),
+    };
+    let (hosts, path) = match hosts_and_path.find('/') {
+        Some(i) => (&hosts_and_path[..i], &hosts_and_path[i + 1..]),
+        None => (hosts_and_path, ""),
+    };
+    let form = "redis+sentinel://host:port,host:port/MASTER";
+    if hosts.trim().is_empty() {
+        return Err(format!("redis_url \"{shown}\" names no sentinel ({form})"));
+    }
+    let mut parts = path.split('/');
+    let master_name = parts.next().unwrap_or("").to_string();
+    if master_name.is_empty() {
+        return Err(format!("redis_url \"{shown}\" names no master: the path is the name the sentinels know it by ({form})"));
+    }
+    let db = match (parts.next(), parts.next()) {
+        (None, _) | (Some(""), None) => String::new(),
+        (Some(db), None) if db.parse::<u32>().is_ok() => format!("/{db}"),
+        _ => return Err(format!("redis_url \"{shown}\": after the master's name only a database number may follow (…/MASTER/2)")),
+    };
+    // The sentinels' own credentials are options of their own.
+    let (mut kept, mut sentinel_user, mut sentinel_password) = (Vec::new(), "", "");
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sentinel_username", v)) => sentinel_user = v,
+            Some(("sentinel_password", v)) => sentinel_password = v,
+            _ => kept.push(pair),
+        }
+    }
+    let sentinel_userinfo = match (sentinel_user, sentinel_password) {
+        ("", "") => String::new(),
+        (user, password) => format!("{user}:{password}@"),
+    };
+    let mut sentinels = Vec::new();
+    for node in hosts.split(',') {
+        let node = node.trim();
+        check_node(node).map_err(|why| format!("redis_url \"{shown}\": sentinel \"{node}\" {why}"))?;
+        let has_port = if node.starts_with('[') { node.contains("]:") } else { node.contains(':') };
+        let node = if has_port { node.to_string() } else { format!("{node}:{SENTINEL_PORT}") };
+        sentinels.push(format!("{scheme}://{sentinel_userinfo}{node}"));
+    }
+    Ok(RedisTarget::Sentinel(SentinelTarget {
+        sentinels,
+        master_name,
+        scheme,
+        userinfo: userinfo.to_string(),
+        db,
+        query: if kept.is_empty() { String::new() } else { format!("?{}", kept.join("&")) },
+    }))
 }
 
 /// The part of `key` Redis Cluster hashes when it is not the whole key: the
@@ -150,6 +255,36 @@ mod tests {
             ("redis+cluster://[::1:7000", "does not close"),
             ("redis+cluster://:7000", "has no host"),
             ("http://a:1", "must start with"),
+        ];
+        for (url, why) in cases {
+            let e = parse(url).unwrap_err();
+            assert!(e.contains(why), "{url}: {e}");
+            assert!(!e.contains("pw"), "the password is hidden: {e}");
+        }
+    }
+
+    #[test]
+    fn a_sentinel_url_names_the_sentinels_the_master_and_the_master_credentials() {
+        let RedisTarget::Sentinel(t) = parse("redis+sentinel://app:s3cret@s1,s2:26380,[::1]/mymaster/2?protocol=resp3&sentinel_password=sp").unwrap() else {
+            panic!("a sentinel target")
+        };
+        assert_eq!(t.sentinels, vec!["redis://:sp@s1:26379", "redis://:sp@s2:26380", "redis://:sp@[::1]:26379"]);
+        assert_eq!(t.master_name, "mymaster");
+        assert_eq!(t.node_url("10.0.0.5", 6380), "redis://app:s3cret@10.0.0.5:6380/2?protocol=resp3");
+        assert_eq!(t.node_url("::1", 6380), "redis://app:s3cret@[::1]:6380/2?protocol=resp3");
+        let RedisTarget::Sentinel(t) = parse("rediss+sentinel://h:1/m").unwrap() else { panic!("a sentinel target") };
+        assert_eq!((t.node_url("a", 2), t.sentinels), ("rediss://a:2".to_string(), vec!["rediss://h:1".to_string()]));
+    }
+
+    #[test]
+    fn bad_sentinel_urls_say_what_is_wrong_without_the_password() {
+        let cases = [
+            ("redis+sentinel://u:pw@s1:26379", "names no master"),
+            ("redis+sentinel://u:pw@s1:26379/", "names no master"),
+            ("redis+sentinel:///m", "names no sentinel"),
+            ("redis+sentinel://s1:x/m", "not a number"),
+            ("redis+sentinel://u:pw@s1/m/x", "only a database number"),
+            ("redis+sentinel://u:pw@s1/m/1/2", "only a database number"),
         ];
         for (url, why) in cases {
             let e = parse(url).unwrap_err();

@@ -105,6 +105,10 @@ impl Namespace {
             ),
             Err(e) => json!({ "error": e.to_string() }),
         });
+        // A Sentinel master: where it is now (null unless Sentinel).
+        let sentinel = state.backend.sentinel_master().map(|(name, master, moves)| {
+            json!({ "master_name": name, "master": master, "failovers_followed": moves })
+        });
         let in_use: u64 = self.inner.local().rel.in_flight() as u64;
         let (size, created) = state.backend.pool_figures();
         let in_use = in_use.min(created);
@@ -123,6 +127,7 @@ impl Namespace {
                 "error": error,
                 // A Redis Cluster's nodes (null for one server).
                 "redis_nodes": nodes,
+                "redis_sentinel": sentinel,
                 "connection_pool": {
                     "size": size,
                     "created_connections": created,

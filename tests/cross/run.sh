@@ -104,5 +104,27 @@ else
   echo "cluster: not run here (CACHEKIT_TEST_CLUSTER_URL unset; ci/test.sh sets it)"
 fi
 
+# Through Redis Sentinel (ci/test.sh names the set-up in
+# CACHEKIT_TEST_SENTINEL_URL): the entry is on the master the sentinels name.
+on_sentinel_master() { # format namespace
+  local key rest first addr
+  key="$("$bin/cross" key "$1" "$2")" || return 1
+  rest="${CACHEKIT_TEST_SENTINEL_URL#redis+sentinel://}"
+  first="${rest%%[,/]*}"
+  addr=($(redis-cli -h "${first%:*}" -p "${first##*:}" sentinel get-master-addr-by-name "${rest##*/}"))
+  [ "$(redis-cli -h "${addr[0]}" -p "${addr[1]}" exists "$key")" = 1 ] || { echo "no entry at $key on the master ${addr[*]}"; return 1; }
+}
+if [ -n "${CACHEKIT_TEST_SENTINEL_URL:-}" ]; then
+  ns="cross-$$-sentinel"
+  on_sentinel=(env CACHEKIT_REDIS_URL="$CACHEKIT_TEST_SENTINEL_URL")
+  check "sentinel: python writes" "${on_sentinel[@]}" "$py" "$here/cross.py" write envelope "$ns" python
+  check "sentinel: the entry is on the master the sentinels name" on_sentinel_master envelope "$ns"
+  check "sentinel: go reads python's entry as a hit" "${on_sentinel[@]}" "$bin/cross" read envelope "$ns"
+  check "sentinel: go writes" "${on_sentinel[@]}" "$bin/cross" write envelope "$ns"
+  check "sentinel: python reads go's entry as a hit" "${on_sentinel[@]}" "$py" "$here/cross.py" read envelope "$ns" go
+else
+  echo "sentinel: not run here (CACHEKIT_TEST_SENTINEL_URL unset; ci/test.sh sets it)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,12 +1,15 @@
-//! Where a parametrised test's Redis is: a redis-server of its own, or the
+//! Where a parametrised test's Redis is: a redis-server of its own, the
 //! Redis Cluster (3 masters, 3 replicas) that the test command started
-//! with `ci/redis-cluster.sh` and names in `CACHEKIT_TEST_CLUSTER_URL`.
-//! The cluster tests of one test binary take turns on it (cargo runs the
-//! binaries one after another), and each starts with every master flushed.
+//! with `ci/redis-cluster.sh` and names in `CACHEKIT_TEST_CLUSTER_URL`, or
+//! the Sentinel set-up (a master, a replica, three sentinels) it started
+//! with `ci/redis-sentinel.sh` and names in `CACHEKIT_TEST_SENTINEL_URL`.
+//! The cluster (or Sentinel) tests of one test binary take turns on it
+//! (cargo runs the binaries one after another), and each starts with every
+//! master flushed.
 //!
-//! A test written once as `fn name(redis: Redis)` runs on both with
-//! `on_server_and_cluster!(name, ...)`, as `on_server::name` and
-//! `on_cluster::name`.
+//! A test written once as `fn name(redis: Redis)` runs on all three with
+//! `on_each_redis!(name, ...)`, as `on_server::name`, `on_cluster::name`
+//! and `on_sentinel::name`.
 //!
 //! Needs `#[path = "support/redis_server.rs"] mod redis_server;` beside it.
 #![allow(dead_code)]
@@ -15,10 +18,29 @@ use super::redis_server::RedisServer;
 use std::sync::{Mutex, MutexGuard};
 
 static CLUSTER_TURN: Mutex<()> = Mutex::new(());
+static SENTINEL_TURN: Mutex<()> = Mutex::new(());
 
 pub enum Redis {
     Server(RedisServer),
     Cluster { url: String, _turn: MutexGuard<'static, ()> },
+    /// `url` names the sentinels, `master` the master they name now.
+    Sentinel { url: String, master: String, _turn: MutexGuard<'static, ()> },
+}
+
+/// The shared set-up's URL from the environment the test command sets.
+fn shared(var: &str, start: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run ci/test.sh, or `export {var}=$({start} dev)`"))
+}
+
+/// The `redis://` URL of the master that the first sentinel of a
+/// `redis+sentinel://` URL names now.
+pub fn sentinel_master(url: &str) -> String {
+    let rest = url.trim_start_matches("redis+sentinel://");
+    let (sentinels, name) = rest.split_once('/').expect("redis+sentinel://hosts/NAME");
+    let first = sentinels.split(',').next().unwrap();
+    let mut c = redis::Client::open(format!("redis://{first}")).unwrap().get_connection().unwrap();
+    let (host, port): (String, u16) = redis::cmd("SENTINEL").arg("GET-MASTER-ADDR-BY-NAME").arg(name).query(&mut c).unwrap();
+    format!("redis://{host}:{port}")
 }
 
 impl Redis {
@@ -28,12 +50,19 @@ impl Redis {
 
     /// The shared cluster, flushed, for this test alone.
     pub fn cluster() -> Redis {
-        let url = std::env::var("CACHEKIT_TEST_CLUSTER_URL").unwrap_or_else(|_| {
-            panic!("CACHEKIT_TEST_CLUSTER_URL is not set: run ci/test.sh, or `export CACHEKIT_TEST_CLUSTER_URL=$(ci/redis-cluster.sh start dev)`")
-        });
+        let url = shared("CACHEKIT_TEST_CLUSTER_URL", "ci/redis-cluster.sh start");
         let turn = CLUSTER_TURN.lock().unwrap_or_else(|p| p.into_inner());
         let r = Redis::Cluster { url, _turn: turn };
         let _: () = redis::cmd("FLUSHALL").query(&mut r.raw()).expect("FLUSHALL on every master");
+        r
+    }
+
+    /// The shared Sentinel set-up, its master flushed, for this test alone.
+    pub fn sentinel() -> Redis {
+        let url = shared("CACHEKIT_TEST_SENTINEL_URL", "ci/redis-sentinel.sh start");
+        let turn = SENTINEL_TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let r = Redis::Sentinel { master: sentinel_master(&url), url, _turn: turn };
+        let _: () = redis::cmd("FLUSHALL").query(&mut r.raw()).expect("FLUSHALL on the master");
         r
     }
 
@@ -41,7 +70,7 @@ impl Redis {
     pub fn url(&self) -> String {
         match self {
             Redis::Server(s) => s.url(),
-            Redis::Cluster { url, .. } => url.clone(),
+            Redis::Cluster { url, .. } | Redis::Sentinel { url, .. } => url.clone(),
         }
     }
 
@@ -49,10 +78,11 @@ impl Redis {
         matches!(self, Redis::Cluster { .. })
     }
 
-    /// The seed nodes' plain URLs (one server: its URL).
+    /// The seed nodes' plain URLs (one server: its URL; Sentinel: the master's).
     pub fn node_urls(&self) -> Vec<String> {
         match self {
             Redis::Server(s) => vec![s.url()],
+            Redis::Sentinel { master, .. } => vec![master.clone()],
             Redis::Cluster { url, .. } => {
                 url.trim_start_matches("redis+cluster://").split(',').map(|n| format!("redis://{n}")).collect()
             }
@@ -65,6 +95,7 @@ impl Redis {
         match self {
             Redis::Server(s) => Raw::Server(s.raw()),
             Redis::Cluster { url, .. } => raw_at(url),
+            Redis::Sentinel { master, .. } => raw_at(master),
         }
     }
 
@@ -83,9 +114,13 @@ impl Redis {
     }
 }
 
-/// A plain synchronous connection to what `url` names: a `redis://` server
-/// or a `redis+cluster://` seed list (for helper processes given a URL).
+/// A plain synchronous connection to what `url` names: a `redis://` server,
+/// a `redis+cluster://` seed list or a `redis+sentinel://` master (for
+/// helper processes given a URL).
 pub fn raw_at(url: &str) -> Raw {
+    if url.starts_with("redis+sentinel://") {
+        return raw_at(&sentinel_master(url));
+    }
     match url.strip_prefix("redis+cluster://") {
         Some(seeds) => {
             let nodes: Vec<String> = seeds.split(',').map(|n| format!("redis://{n}")).collect();
@@ -135,8 +170,9 @@ impl redis::ConnectionLike for Raw {
 }
 
 /// Run each `fn name(redis: Redis)` of the test file on a server of its own
-/// (`on_server::name`) and on the shared cluster (`on_cluster::name`).
-macro_rules! on_server_and_cluster {
+/// (`on_server::name`), on the shared cluster (`on_cluster::name`) and on
+/// the shared Sentinel set-up (`on_sentinel::name`).
+macro_rules! on_each_redis {
     ($($name:ident),* $(,)?) => {
         mod on_server {
             $(#[test] fn $name() { super::$name(crate::redis_target::Redis::server()) })*
@@ -144,6 +180,9 @@ macro_rules! on_server_and_cluster {
         mod on_cluster {
             $(#[test] fn $name() { super::$name(crate::redis_target::Redis::cluster()) })*
         }
+        mod on_sentinel {
+            $(#[test] fn $name() { super::$name(crate::redis_target::Redis::sentinel()) })*
+        }
     };
 }
-pub(crate) use on_server_and_cluster;
+pub(crate) use on_each_redis;

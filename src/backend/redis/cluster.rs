@@ -186,9 +186,9 @@ fn split_address(address: &str) -> Option<(String, u16)> {
 
 impl RedisBackend {
     fn cluster_conn(&self) -> Option<ClusterConnection> {
-        match &self.conns[0] {
-            Conn::Cluster(c) => Some(c.clone()),
-            Conn::Server(_) => None,
+        match self.current().conns.first() {
+            Some(Conn::Cluster(c)) => Some(c.clone()),
+            _ => None,
         }
     }
 

@@ -22,13 +22,18 @@ thread_local! {
     /// The timeout the reliability gate gave the current operation.
     static CALL_TIMEOUT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
     /// This thread's direct connections, by backend id, with the fork
-    /// generation they were made in.
-    static DIRECT: std::cell::RefCell<std::collections::HashMap<u64, (u64, Arc<Mutex<Direct>>)>> = std::cell::RefCell::new(std::collections::HashMap::new());
+    /// generation and the pool they were made in.
+    static DIRECT: std::cell::RefCell<std::collections::HashMap<u64, (Made, Arc<Mutex<Direct>>)>> = std::cell::RefCell::new(std::collections::HashMap::new());
     /// When this thread's direct connection to a backend last failed: for a
     /// while after, the async connections (which reconnect in the
     /// background) are used instead of connecting on the caller's time.
     static DIRECT_FAILED: std::cell::RefCell<std::collections::HashMap<u64, std::time::Instant>> = std::cell::RefCell::new(std::collections::HashMap::new());
 }
+
+/// Where a direct connection was made: (fork generation, pool id). One
+/// made in another process, or for a Sentinel master since replaced, is
+/// not used.
+type Made = (u64, u64);
 
 /// How long after a failure of a thread's direct connection that thread
 /// uses the async connections.
@@ -170,35 +175,51 @@ impl RedisBackend {
     /// Run `f` on this thread's direct connection when the thread is a
     /// blocking caller; `None` otherwise (use the async connections).
     pub(super) fn direct<T>(&self, retry_ok: bool, mut f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>) -> Option<L2Result<T>> {
-        if !BLOCKING_CALLER.with(|b| b.get()) || self.is_cluster() {
+        if !BLOCKING_CALLER.with(|b| b.get()) {
             return None;
         }
+        // A cluster has no direct connections, nor a Sentinel master not yet found.
+        let pool = self.pool.load_full();
+        let client = pool.client.as_ref()?;
         let timeout = CALL_TIMEOUT.with(|c| c.get()).unwrap_or(self.timeout).max(Duration::from_millis(1));
-        let gen = crate::fork::generation();
-        let has_conn = DIRECT.with(|d| d.borrow().get(&self.id).is_some_and(|(g, _)| *g == gen));
+        let made = (crate::fork::generation(), pool.id);
+        let has_conn = DIRECT.with(|d| d.borrow().get(&self.id).is_some_and(|(m, _)| *m == made));
         if !has_conn && DIRECT_FAILED.with(|f| f.borrow().get(&self.id).is_some_and(|t| t.elapsed() < DIRECT_BACKOFF)) {
             return None;
         }
-        let r = self.direct_now(timeout, gen, retry_ok, &mut f);
-        if r.as_ref().is_err_and(|e| e.class == ErrorClass::Transient) {
-            DIRECT_FAILED.with(|f| f.borrow_mut().insert(self.id, std::time::Instant::now()));
+        let r = self.direct_now(client, timeout, made, retry_ok, &mut f);
+        if let Err(e) = &r {
+            if e.class == ErrorClass::Transient {
+                DIRECT_FAILED.with(|f| f.borrow_mut().insert(self.id, std::time::Instant::now()));
+            }
+            self.suspect(e);
         }
         Some(r)
     }
 
+    /// Where a direct connection made now belongs.
+    fn made(&self) -> Made {
+        (crate::fork::generation(), self.current().id)
+    }
+
     /// This thread's direct connection to this backend, if it has one made
-    /// in this process (one inherited through a fork is forgotten unused:
-    /// its socket is the parent's).
-    pub(super) fn direct_slot(&self, gen: u64) -> Option<Arc<Mutex<Direct>>> {
-        DIRECT.with(|d| {
+    /// in this process for the current pool (one inherited through a fork
+    /// is forgotten unused: its socket is the parent's; one to a Sentinel
+    /// master since replaced is dropped).
+    pub(super) fn direct_slot(&self, made: Made) -> Option<Arc<Mutex<Direct>>> {
+        let stale = DIRECT.with(|d| {
             let mut d = d.borrow_mut();
-            if d.get(&self.id).is_some_and(|(g, _)| *g != gen) {
-                if let Some((_, slot)) = d.remove(&self.id) {
-                    std::mem::forget(slot);
-                }
+            match d.get(&self.id) {
+                Some((m, _)) if *m != made => d.remove(&self.id).map(|(m, slot)| (m.0 != made.0, slot)),
+                _ => None,
             }
-            d.get(&self.id).map(|(_, slot)| slot.clone())
-        })
+        });
+        match stale {
+            Some((true, inherited)) => std::mem::forget(inherited),
+            Some((false, replaced)) => drop(replaced), // outside the borrow: its owed writes end
+            None => {}
+        }
+        DIRECT.with(|d| d.borrow().get(&self.id).map(|(_, slot)| slot.clone()))
     }
 
     pub(super) fn forget_direct(&self) {
@@ -223,8 +244,9 @@ impl RedisBackend {
 
     pub(super) fn direct_now<T>(
         &self,
+        client: &redis::Client,
         timeout: Duration,
-        gen: u64,
+        made: Made,
         retry_ok: bool,
         f: &mut impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> L2Result<T> {
@@ -232,18 +254,15 @@ impl RedisBackend {
         // timeout): one retry on a fresh one, as for any pooled connection.
         let started = std::time::Instant::now();
         for attempt in 0..2 {
-            let (slot, fresh) = match self.direct_slot(gen) {
+            let (slot, fresh) = match self.direct_slot(made) {
                 Some(slot) => (slot, false),
                 None => {
                     // Connecting counts against the operation's timeout: a
                     // frozen server must not hold the caller for a connect
                     // timeout plus the operation's.
-                    let Some(client) = self.server() else {
-                        return Err(L2Error { class: ErrorClass::Permanent, message: "no direct connection to a cluster".into() });
-                    };
                     let c = client.get_connection_with_timeout(self.connect_timeout.min(timeout)).map_err(classify)?;
                     let slot = Arc::new(Mutex::new(Direct::new(c)));
-                    DIRECT.with(|d| d.borrow_mut().insert(self.id, (gen, slot.clone())));
+                    DIRECT.with(|d| d.borrow_mut().insert(self.id, (made, slot.clone())));
                     (slot, true)
                 }
             };
@@ -291,7 +310,7 @@ impl RedisBackend {
         if !BLOCKING_CALLER.with(|b| b.get()) {
             return Err(done);
         }
-        let Some(slot) = self.direct_slot(crate::fork::generation()) else { return Err(done) };
+        let Some(slot) = self.direct_slot(self.made()) else { return Err(done) };
         let mut d = slot.lock();
         let earlier = if d.owed.is_empty() { Vec::new() } else { settle_owed(&mut d) };
         d.bound(timeout);

@@ -3,20 +3,26 @@
 //! reconnects after the server comes back. A Redis Cluster: the `redis`
 //! crate's async cluster connection (see [`cluster`]), which routes each
 //! command to its slot's master and follows MOVED/ASK and topology changes.
+//! A master watched by Redis Sentinel: one server's connections, moved to
+//! the new master after a failover (see [`sentinel`]).
 //! Every command has an explicit response timeout, which also bounds the
 //! cluster client's own retries.
 
 mod cluster;
 mod direct;
+mod sentinel;
 
 pub(crate) use direct::{as_blocking_caller, drain as direct_drain, set_call_timeout, DirectHandle};
 use super::{ErrorClass, Fetched, L2Error, L2Result};
 use crate::config::{redact, Config, RedisTarget};
 use crate::keyspace::{waiters_key, FILLED_CHANNEL};
+use arc_swap::ArcSwap;
 use cluster::{ClusterSpec, Conn};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use sentinel::SentinelSpec;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Renew a lock only while we still hold it.
@@ -47,6 +53,18 @@ pub(crate) fn validate_url(url: &str) -> Result<(), String> {
     match RedisTarget::parse(url)? {
         RedisTarget::Server(u) => redis::Client::open(u).map(|_| ()).map_err(|e| e.to_string()),
         RedisTarget::Cluster(nodes) => nodes.iter().try_for_each(|u| redis::Client::open(u.as_str()).map(|_| ()).map_err(|e| e.to_string())),
+        RedisTarget::Sentinel(t) => {
+            t.sentinels.iter().try_for_each(|u| redis::Client::open(u.as_str()).map(|_| ()).map_err(|e| e.to_string()))?;
+            redis::Client::open(t.node_url("localhost", 6379)).map(|_| ()).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A client for the one server at `url`, trusting `ca` (PEM) for TLS.
+pub(super) fn open_client(url: &str, ca: Option<&[u8]>) -> Result<redis::Client, RedisError> {
+    match (ca, url.starts_with("rediss://")) {
+        (Some(pem), true) => redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem.to_vec()) }),
+        _ => redis::Client::open(url),
     }
 }
 
@@ -79,9 +97,108 @@ impl Subscriber {
 
 /// Where the connections go.
 enum Topology {
-    /// One server (also what this thread's direct connection opens).
-    Server(redis::Client),
+    /// One server.
+    Server,
     Cluster(ClusterSpec),
+    /// One server, the master Sentinel names now.
+    Sentinel(Arc<Follower>),
+}
+
+/// The connections commands use: to one server or a whole cluster. Fixed
+/// for both; a Sentinel master's are replaced when the master moves.
+struct Pool {
+    /// Identifies this pool's direct connections in each thread.
+    id: u64,
+    /// The one server's client (what this thread's direct connection
+    /// opens); `None` for a cluster, and before Sentinel named a master.
+    client: Option<redis::Client>,
+    /// The server's URL (Sentinel: to see whether the master moved).
+    url: Option<String>,
+    conns: Vec<Conn>,
+    /// Whether each connection's last command reached the server.
+    up: Vec<AtomicBool>,
+}
+
+impl Pool {
+    fn new(client: Option<redis::Client>, url: Option<String>, conns: Vec<Conn>) -> Pool {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Pool { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), client, url, up: conns.iter().map(|_| AtomicBool::new(false)).collect(), conns }
+    }
+}
+
+/// How one server's pool is made: `size` connection managers.
+#[derive(Clone)]
+struct ServerPool {
+    size: usize,
+    config: ConnectionManagerConfig,
+}
+
+impl ServerPool {
+    /// The pool of the server at `url`; nothing connects yet.
+    fn build(&self, url: &str, ca: Option<&[u8]>) -> Result<Pool, String> {
+        let client = open_client(url, ca).map_err(|e| format!("redis_url {} is not usable: {e}", redact(url)))?;
+        let conns = (0..self.size.max(1))
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), self.config.clone()).map(Conn::Server))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(url)))?;
+        Ok(Pool::new(Some(client), Some(url.to_string()), conns))
+    }
+}
+
+/// Follows a Sentinel master: finds it, and moves the pool when it moves.
+struct Follower {
+    spec: SentinelSpec,
+    pool: Arc<ArcSwap<Pool>>,
+    server: ServerPool,
+    /// When the sentinels were last asked, and the error if that failed.
+    asked: tokio::sync::Mutex<(Option<Instant>, Option<L2Error>)>,
+    /// A background lookup is under way.
+    busy: AtomicBool,
+    /// Times the master moved (a failover this process followed).
+    moves: AtomicU64,
+}
+
+impl Follower {
+    /// Ask the sentinels where the master is (unless they were asked less
+    /// than [`sentinel::MIN_GAP`] ago) and move the pool there if it moved.
+    /// The error: no master could be found.
+    async fn follow(&self) -> L2Result<()> {
+        let mut asked = self.asked.lock().await;
+        if let (Some(at), error) = &*asked {
+            if at.elapsed() < sentinel::MIN_GAP {
+                return match error {
+                    Some(e) if self.pool.load().client.is_none() => Err(e.clone()),
+                    _ => Ok(()),
+                };
+            }
+        }
+        let found = self.spec.find_master().await;
+        *asked = (Some(Instant::now()), found.as_ref().err().cloned());
+        let url = found?;
+        if self.pool.load().url.as_deref() == Some(url.as_str()) {
+            return Ok(());
+        }
+        let pool = self.server.build(&url, self.spec.ca()).map_err(|message| L2Error { class: ErrorClass::Permanent, message })?;
+        let had_master = self.pool.swap(Arc::new(pool)).client.is_some();
+        if had_master {
+            self.moves.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// A command failed in a way a failover explains: look the master up
+    /// in the background (one lookup at a time).
+    fn suspect(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        runtime.spawn(async move {
+            let _ = me.follow().await;
+            me.busy.store(false, Ordering::Release);
+        });
+    }
 }
 
 pub struct RedisBackend {
@@ -89,9 +206,7 @@ pub struct RedisBackend {
     id: u64,
     connect_timeout: Duration,
     topology: Topology,
-    conns: Vec<Conn>,
-    /// Whether each connection's last command reached the server.
-    up: Vec<std::sync::atomic::AtomicBool>,
+    pool: Arc<ArcSwap<Pool>>,
     next: AtomicUsize,
     timeout: Duration,
 }
@@ -111,71 +226,100 @@ impl RedisBackend {
             None => None,
         };
         let unusable = |e: RedisError| format!("redis_url {} is not usable: {e}", redact(url));
-        let (topology, conns) = match RedisTarget::parse(url)? {
+        let server = ServerPool {
+            size: cfg.connection_pool_size,
+            config: ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(cfg.connect_timeout()))
+                .set_response_timeout(Some(cfg.socket_timeout()))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(10))
+                .set_max_delay(Duration::from_millis(200)),
+        };
+        let (topology, pool) = match RedisTarget::parse(url)? {
             RedisTarget::Cluster(nodes) => {
                 let spec = ClusterSpec::new(nodes, ca, cfg.connect_timeout(), cfg.socket_timeout());
                 let conn = spec.connect_lazily().map_err(unusable)?;
-                (Topology::Cluster(spec), vec![Conn::Cluster(conn)])
+                (Topology::Cluster(spec), Arc::new(ArcSwap::from_pointee(Pool::new(None, None, vec![Conn::Cluster(conn)]))))
             }
-            RedisTarget::Server(url) => {
-                let client = match (ca, url.starts_with("rediss://")) {
-                    (Some(pem), true) => redis::Client::build_with_tls(url.as_str(), redis::TlsCertificates { client_tls: None, root_cert: Some(pem) }),
-                    _ => redis::Client::open(url.as_str()),
-                }
-                .map_err(unusable)?;
-                let mcfg = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(cfg.connect_timeout()))
-                    .set_response_timeout(Some(cfg.socket_timeout()))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(10))
-                    .set_max_delay(Duration::from_millis(200));
-                let conns = (0..cfg.connection_pool_size.max(1))
-                    .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), mcfg.clone()).map(Conn::Server))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("cannot set up Redis connections to {}: {e}", redact(&url)))?;
-                (Topology::Server(client), conns)
+            RedisTarget::Server(url) => (Topology::Server, Arc::new(ArcSwap::from_pointee(server.build(&url, ca.as_deref())?))),
+            RedisTarget::Sentinel(target) => {
+                // No master yet: the first command asks the sentinels.
+                let pool = Arc::new(ArcSwap::from_pointee(Pool::new(None, None, Vec::new())));
+                let spec = SentinelSpec::new(target, ca, cfg.connect_timeout(), cfg.socket_timeout()).map_err(unusable)?;
+                let follower = Follower {
+                    spec,
+                    pool: pool.clone(),
+                    server,
+                    asked: tokio::sync::Mutex::new((None, None)),
+                    busy: AtomicBool::new(false),
+                    moves: AtomicU64::new(0),
+                };
+                (Topology::Sentinel(Arc::new(follower)), pool)
             }
         };
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Ok(RedisBackend {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             connect_timeout: cfg.connect_timeout(),
             topology,
-            up: conns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect(),
-            conns,
+            pool,
             next: AtomicUsize::new(0),
             timeout: cfg.socket_timeout(),
         })
     }
 
-    /// The one server's client; `None` for a cluster (no direct
-    /// connections, no writes sent behind on them).
-    fn server(&self) -> Option<&redis::Client> {
-        match &self.topology {
-            Topology::Server(c) => Some(c),
-            Topology::Cluster(_) => None,
-        }
+    /// The connections now (a Sentinel's may have no master yet: see
+    /// [`RedisBackend::conn`]).
+    fn current(&self) -> arc_swap::Guard<Arc<Pool>> {
+        self.pool.load()
     }
 
     pub fn is_cluster(&self) -> bool {
         matches!(self.topology, Topology::Cluster(_))
     }
 
+    fn follower(&self) -> Option<&Arc<Follower>> {
+        match &self.topology {
+            Topology::Sentinel(f) => Some(f),
+            Topology::Server | Topology::Cluster(_) => None,
+        }
+    }
+
+    /// Sentinel: the master's name, where it is now (if found), and how
+    /// many failovers this client followed.
+    pub fn sentinel_master(&self) -> Option<(String, Option<String>, u64)> {
+        let f = self.follower()?;
+        let url = self.current().url.as_deref().map(redact);
+        Some((f.spec.master_name().to_string(), url, f.moves.load(Ordering::Relaxed)))
+    }
+
     pub fn pool_size(&self) -> usize {
-        self.conns.len()
+        self.current().conns.len()
     }
 
     /// Connections whose last command reached the server.
     pub fn connected(&self) -> usize {
-        self.up.iter().filter(|u| u.load(Ordering::Relaxed)).count()
+        self.current().up.iter().filter(|u| u.load(Ordering::Relaxed)).count()
     }
 
-    fn conn(&self) -> (usize, Conn) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        (i, self.conns[i].clone())
+    /// A connection of the pool; for Sentinel, once the master is found.
+    async fn conn(&self) -> L2Result<(Arc<Pool>, usize, Conn)> {
+        let mut pool = self.pool.load_full();
+        if pool.conns.is_empty() {
+            if let Some(f) = self.follower() {
+                f.follow().await?;
+                pool = self.pool.load_full();
+            }
+        }
+        if pool.conns.is_empty() {
+            return Err(L2Error { class: ErrorClass::Transient, message: "no Redis master found yet".into() });
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.conns.len();
+        let c = pool.conns[i].clone();
+        Ok((pool, i, c))
     }
 
-    fn note<T>(&self, i: usize, r: Result<Result<T, RedisError>, tokio::time::error::Elapsed>) -> L2Result<T> {
+    fn note<T>(&self, pool: &Pool, i: usize, r: Result<Result<T, RedisError>, tokio::time::error::Elapsed>) -> L2Result<T> {
         let r = match r {
             Ok(r) => r.map_err(classify),
             Err(_) => Err(timeout_error(self.timeout)),
@@ -184,20 +328,32 @@ impl RedisBackend {
             Ok(_) => true,
             Err(e) => e.class == ErrorClass::Permanent,
         };
-        self.up[i].store(up, Ordering::Relaxed);
+        pool.up[i].store(up, Ordering::Relaxed);
+        if let Err(e) = &r {
+            self.suspect(e);
+        }
         r
     }
 
+    /// A command failed: if a Sentinel failover explains it (transient:
+    /// the server went away, timed out or answers READONLY), look the
+    /// master up again.
+    fn suspect(&self, e: &L2Error) {
+        if let (Some(f), ErrorClass::Transient) = (self.follower(), e.class) {
+            f.suspect();
+        }
+    }
+
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> L2Result<T> {
-        let (i, mut c) = self.conn();
+        let (pool, i, mut c) = self.conn().await?;
         let r = tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut c)).await;
-        self.note(i, r)
+        self.note(&pool, i, r)
     }
 
     async fn run_pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> L2Result<T> {
-        let (i, mut c) = self.conn();
+        let (pool, i, mut c) = self.conn().await?;
         let r = tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut c)).await;
-        self.note(i, r)
+        self.note(&pool, i, r)
     }
 
     async fn script<T: redis::FromRedisValue>(&self, src: &str, keys: &[&str], args: &[&[u8]]) -> L2Result<T> {
@@ -214,9 +370,9 @@ impl RedisBackend {
         if let Some(r) = self.direct(true, |c| inv.invoke::<T>(c)) {
             return r;
         }
-        let (i, mut c) = self.conn();
+        let (pool, i, mut c) = self.conn().await?;
         let r = tokio::time::timeout(self.timeout, inv.invoke_async::<T>(&mut c)).await;
-        self.note(i, r)
+        self.note(&pool, i, r)
     }
 
     /// `SET lock token NX PX ms`: true if taken.
@@ -242,9 +398,9 @@ impl RedisBackend {
         let (v, pttl, locked): (Option<Vec<u8>>, i64, i64) = match self.direct(false, |c| inv.invoke(c)) {
             Some(r) => r?,
             None => {
-                let (i, mut c) = self.conn();
+                let (pool, i, mut c) = self.conn().await?;
                 let r = tokio::time::timeout(self.timeout, inv.invoke_async(&mut c)).await;
-                self.note(i, r)?
+                self.note(&pool, i, r)?
             }
         };
         Ok((v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }), locked == 1))
@@ -312,11 +468,21 @@ impl RedisBackend {
     /// every node, so one subscription anywhere hears every message.
     pub async fn pubsub(&self) -> L2Result<Subscriber> {
         let wait = self.timeout.max(Duration::from_millis(500));
-        let r = match &self.topology {
-            Topology::Server(client) => tokio::time::timeout(wait, async { client.get_async_pubsub().await.map(Subscriber::Server).map_err(classify) }).await,
-            Topology::Cluster(spec) => tokio::time::timeout(wait, async { spec.subscriber().await.map(Subscriber::Cluster) }).await,
+        if let Some(f) = self.follower() {
+            // After a failover the subscription has to move with the master.
+            f.follow().await?;
+        }
+        let pool = self.current();
+        let r = match (&self.topology, &pool.client) {
+            (Topology::Cluster(spec), _) => tokio::time::timeout(wait, async { spec.subscriber().await.map(Subscriber::Cluster) }).await,
+            (_, Some(client)) => tokio::time::timeout(wait, async { client.get_async_pubsub().await.map(Subscriber::Server).map_err(classify) }).await,
+            (_, None) => return Err(L2Error { class: ErrorClass::Transient, message: "no Redis master found yet".into() }),
         };
-        r.unwrap_or_else(|_| Err(timeout_error(self.timeout)))
+        let r = r.unwrap_or_else(|_| Err(timeout_error(self.timeout)));
+        if let Err(e) = &r {
+            self.suspect(e);
+        }
+        r
     }
 
     pub async fn get(&self, key: &str) -> L2Result<Option<Fetched>> {
@@ -326,7 +492,7 @@ impl RedisBackend {
             Some(r) => r?,
             None => self.run_pipe(&pipe).await?,
         };
-        Ok(v.map(|bytes| Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
+        Ok(v.and_then(|bytes| fetched(bytes, pttl)))
     }
 
     pub async fn get_value(&self, key: &str) -> L2Result<Option<Fetched>> {
@@ -343,7 +509,7 @@ impl RedisBackend {
         let v: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
         let Some(bytes) = v else { return Ok(None) };
         let pttl: i64 = self.run(redis::cmd("PTTL").arg(key)).await?;
-        Ok(Some(Fetched { bytes, ttl: pttl_to_ttl(pttl).flatten() }))
+        Ok(fetched(bytes, pttl))
     }
 
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> L2Result<()> {
@@ -415,8 +581,13 @@ impl RedisBackend {
     pub async fn revive(&self) {
         // This thread's direct connection may be just as stale.
         self.discard_direct();
+        if let Some(f) = self.follower() {
+            // The master may have moved while the circuit was open.
+            let _ = f.follow().await;
+        }
+        let pool = self.pool.load_full();
         let mut set = tokio::task::JoinSet::new();
-        for (i, c) in self.conns.iter().enumerate() {
+        for (i, c) in pool.conns.iter().enumerate() {
             let mut c = c.clone();
             set.spawn(async move {
                 for _ in 0..2 {
@@ -429,7 +600,7 @@ impl RedisBackend {
         }
         while let Some(r) = set.join_next().await {
             if let Ok((i, ok)) = r {
-                self.up[i].store(ok, Ordering::Relaxed);
+                pool.up[i].store(ok, Ordering::Relaxed);
             }
         }
     }
@@ -454,6 +625,14 @@ impl RedisBackend {
             }),
         }
     }
+}
+
+/// A value read by GET with the PTTL read after it. The key may have
+/// expired in between (PTTL -2): then it is gone, a miss, never a value
+/// without expiry.
+fn fetched(bytes: Vec<u8>, pttl: i64) -> Option<Fetched> {
+    let ttl = pttl_to_ttl(pttl)?;
+    Some(Fetched { bytes, ttl })
 }
 
 fn pttl_to_ttl(ms: i64) -> Option<Option<Duration>> {
@@ -526,5 +705,12 @@ mod tests {
         assert_eq!(pttl_to_ttl(-2), None);
         assert_eq!(pttl_to_ttl(-1), Some(None));
         assert_eq!(pttl_to_ttl(1500), Some(Some(Duration::from_millis(1500))));
+    }
+
+    #[test]
+    fn a_key_that_expired_between_get_and_pttl_is_a_miss_not_a_value_without_expiry() {
+        assert!(fetched(b"v".to_vec(), -2).is_none());
+        assert_eq!(fetched(b"v".to_vec(), -1).unwrap().ttl, None);
+        assert_eq!(fetched(b"v".to_vec(), 10).unwrap().ttl, Some(Duration::from_millis(10)));
     }
 }
