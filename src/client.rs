@@ -327,12 +327,14 @@ impl Cache {
         }
     }
 
-    /// A delete by full key for async callers: whether the entry existed,
-    /// once L2 answered.
+    /// A delete by full key for async callers: out of this handle's L1
+    /// before it returns; whether the entry existed, once L2 answered.
     pub fn delete_ready(&self, key: Arc<str>) -> Result<Ready<bool>> {
         self.open()?;
+        // Out of L1 before the call returns; the rest in the background.
+        let in_l1 = invalidate::delete_from_l1(&self.ns, &key);
         let ns = self.ns.clone();
-        Pending::new(&self.ns, async move { invalidate::delete_async(&ns, &key).await })
+        Pending::new(&self.ns, async move { invalidate::delete_beyond_l1(&ns, &key, in_l1).await })
     }
 
     /// The wrapper could not decode the value it got for `key` (written by an

@@ -54,10 +54,24 @@ async fn announce(ns: &Namespace, target: &str) {
 
 /// Delete by full key from L1 and L2, and tell other processes.
 pub(crate) async fn delete_async(ns: &Namespace, key: &str) -> Result<bool> {
+    let in_l1 = delete_from_l1(ns, key);
+    delete_beyond_l1(ns, key, in_l1).await
+}
+
+/// The first step of a delete, done at once by the caller (also an event
+/// loop's: no I/O): the entry leaves this handle's L1. True if it was there.
+pub(crate) fn delete_from_l1(ns: &Namespace, key: &str) -> bool {
     NsStats::inc(&ns.inner.stats.deletes);
-    // Our own write of the key, if under way, lands first.
+    ns.l1().is_some_and(|l1| l1.remove(key))
+}
+
+/// The rest of a delete after [`delete_from_l1`] (`in_l1`: what it found):
+/// L2, the other handles' L1 and the other processes.
+pub(crate) async fn delete_beyond_l1(ns: &Namespace, key: &str, in_l1: bool) -> Result<bool> {
+    // Our own write of the key, if under way, lands first (and may have
+    // put the value back in L1 meanwhile).
     ns.settle_landing(key).await;
-    let in_l1 = ns.l1().is_some_and(|l1| l1.remove(key));
+    let in_l1 = ns.l1().is_some_and(|l1| l1.remove(key)) || in_l1;
     if !ns.has_backend() {
         apply_local(ns, key);
         return Ok(in_l1);

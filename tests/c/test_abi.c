@@ -2803,15 +2803,9 @@ static void an_async_delete_reports_whether_the_entry_existed_and_removes_it(voi
     bool exists = true;
     CHECK_ST(ck_set(c, "del", MP(0x90), MP(0x05), 0), CK_OK);
     CHECK_ST(ck_delete_async(c, "del", MP(0x90), on_done, &d), CK_OK);
-#ifdef CHECK_DELETE_ASYNC_L1_AT_ONCE
-    /* The header says "removed from L1 at once", but the core removes it in
-     * the background task (Cache::delete_ready defers all of delete_async),
-     * so this fails in the L1 pass (and passes the Redis pass by a race):
-     * reported, and checked only when built with
-     * -DCHECK_DELETE_ASYNC_L1_AT_ONCE until the core keeps the promise. */
+    /* Out of L1 at once, as the header says, before L2 answers. */
     CHECK_ST(ck_peek_borrowed(c, "del", MP(0x90), &data, &len), CK_OK);
     CHECK(data == NULL);
-#endif
     CHECK(done_wait(&d));
     CHECK(d.st == CK_OK && d.found);
     /* Out of L1 once reported. */
