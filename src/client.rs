@@ -118,7 +118,8 @@ impl Client {
         let samples: Vec<_> = caches.iter().filter(|c| c.options.collect_stats).map(|c| c.metrics_sample()).collect();
         let in_use: u64 = caches.iter().filter_map(|c| c.local_if_made()).map(|l| l.rel.in_flight() as u64).sum();
         let (size, created) = self.inner.state().backend.pool_figures();
-        metrics::render(self.inner.durations(), &samples, &metrics::PoolSample { size, created, in_use })
+        let nodes = self.inner.node_samples();
+        metrics::render(self.inner.durations(), &samples, &metrics::PoolSample { size, created, in_use }, &nodes)
     }
 }
 

@@ -50,8 +50,18 @@ pub struct PoolSample {
     pub in_use: u64,
 }
 
+/// One node of a Redis Cluster as last seen.
+pub struct NodeSample {
+    /// `host:port`.
+    pub address: String,
+    pub role: &'static str,
+    /// It answered its PING.
+    pub up: bool,
+    pub ping: Option<std::time::Duration>,
+}
+
 /// Render the exposition text.
-pub fn render(histogram: Option<&HistogramVec>, namespaces: &[NsSample<'_>], pool: &PoolSample) -> String {
+pub fn render(histogram: Option<&HistogramVec>, namespaces: &[NsSample<'_>], pool: &PoolSample, nodes: &[NodeSample]) -> String {
     let reg = Registry::new();
     let ops = IntCounterVec::new(
         Opts::new("redis_cache_operations_total", "Cache operations by operation, status, serializer and namespace"),
@@ -85,6 +95,18 @@ pub fn render(histogram: Option<&HistogramVec>, namespaces: &[NsSample<'_>], poo
     )
     .unwrap();
     let in_flight = IntGaugeVec::new(Opts::new("cachekit_l2_in_flight", "L2 operations in flight"), &["namespace"]).unwrap();
+    let node_up = IntGaugeVec::new(
+        Opts::new("cachekit_redis_node_up", "Whether a Redis Cluster node answered its last PING (1) or not (0), as last seen: a scrape that finds the figures older than 5 s has them refreshed in the background for the next one"),
+        &["node", "role"],
+    )
+    .unwrap();
+    let node_ping = GaugeVec::new(Opts::new("cachekit_redis_node_ping_seconds", "Latency of a Redis Cluster node's last PING"), &["node", "role"]).unwrap();
+    for n in nodes {
+        node_up.with_label_values(&[n.address.as_str(), n.role]).set(n.up as i64);
+        if let Some(d) = n.ping {
+            node_ping.with_label_values(&[n.address.as_str(), n.role]).set(d.as_secs_f64());
+        }
+    }
 
     for ns in namespaces {
         for (op, status, n) in &ns.operations {
@@ -109,7 +131,7 @@ pub fn render(histogram: Option<&HistogramVec>, namespaces: &[NsSample<'_>], poo
     usage.with_label_values(&["in_use"]).set(in_use as i64);
 
     for c in [Box::new(ops) as Box<dyn prometheus::core::Collector>, Box::new(breaker), Box::new(fallbacks), Box::new(util), Box::new(usage),
-        Box::new(l1_hits), Box::new(l1_misses), Box::new(l1_evictions), Box::new(l1_bytes), Box::new(l1_entries), Box::new(bp), Box::new(in_flight)]
+        Box::new(l1_hits), Box::new(l1_misses), Box::new(l1_evictions), Box::new(l1_bytes), Box::new(l1_entries), Box::new(bp), Box::new(in_flight), Box::new(node_up), Box::new(node_ping)]
     {
         reg.register(c).expect("metric names are unique");
     }

@@ -646,4 +646,35 @@ fn in_a_cluster_the_health_check_reports_every_node() {
     let server = RedisServer::start();
     let one = client(&server.url(), "").cache("nodes", CacheOptions::default()).unwrap();
     assert!(one.check_health()["system"]["redis_nodes"].is_null());
+    assert!(!one.client().metrics_text().contains("cachekit_redis_node_up"), "no node figures for one server");
+}
+
+/// The `cachekit_redis_node_up{node, role}` lines of an exposition.
+fn node_up_lines(text: &str) -> Vec<String> {
+    text.lines().filter(|l| l.starts_with("cachekit_redis_node_up{")).map(String::from).collect()
+}
+
+#[test]
+fn in_a_cluster_the_metrics_have_figures_per_node_without_a_scrape_waiting_on_redis() {
+    let redis = Redis::cluster();
+    let c = client(&redis.url(), "");
+    let _ns = c.cache("node-metrics", CacheOptions::default()).unwrap();
+    // The first scrape has no figures yet: it asks for them in the background.
+    assert!(node_up_lines(&c.metrics_text()).is_empty(), "a scrape does not wait for the nodes");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = node_up_lines(&c.metrics_text());
+        if !lines.is_empty() || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(lines.len(), 6, "one line per node: {lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.contains("role=\"master\"")).count(), 3, "{lines:?}");
+    for (url, _) in redis.masters() {
+        let address = url.trim_start_matches("redis://");
+        assert!(lines.iter().any(|l| l.contains(&format!("node=\"{address}\"")) && l.contains("role=\"master\"") && l.ends_with(" 1")), "{address} up: {lines:?}");
+    }
+    let text = c.metrics_text();
+    assert_eq!(text.lines().filter(|l| l.starts_with("cachekit_redis_node_ping_seconds{")).count(), 6, "{text}");
 }

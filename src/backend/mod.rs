@@ -65,6 +65,7 @@ impl BehindHandle {
 }
 
 /// One node of a Redis Cluster as an active health check saw it.
+#[derive(Clone)]
 pub(crate) struct NodeHealth {
     /// `host:port`.
     pub address: String,
@@ -307,6 +308,11 @@ impl Backend {
         if let Backend::Redis(r) = self {
             r.revive().await
         }
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Backend::Redis(r) if r.is_cluster())
     }
 
     /// Every node of a Redis Cluster, PINGed (`None`: not a cluster).

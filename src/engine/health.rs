@@ -1,14 +1,76 @@
 //! The health report of a namespace (the API reference's shape) and its
 //! metrics sample.
 
-use super::{Namespace, NsInner};
-use crate::backend::{ErrorClass, L2Error};
+use super::{ClientCore, Namespace, NsInner};
+use crate::backend::{ErrorClass, L2Error, NodeHealth};
 use crate::config::Format;
 use crate::fork;
 use crate::metrics;
 use crate::observe::NsStats;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How old the node figures of a scrape may be before the scrape asks for
+/// fresh ones (in the background: the scrape itself never waits on Redis).
+const NODE_FIGURES_MAX_AGE: Duration = Duration::from_secs(5);
+
+/// A Redis Cluster's nodes as last seen (by an active health check, or by
+/// the background refresh a scrape starts), for the per-node metrics.
+#[derive(Default)]
+pub(crate) struct NodeSnapshot {
+    last: Mutex<Option<(Instant, Vec<NodeHealth>)>>,
+    refreshing: AtomicBool,
+}
+
+impl NodeSnapshot {
+    fn store(&self, nodes: Vec<NodeHealth>) {
+        *self.last.lock() = Some((Instant::now(), nodes));
+    }
+}
+
+impl ClientCore {
+    /// The per-node figures of a Redis Cluster for a scrape (empty
+    /// otherwise): the last ones seen; when they are older than
+    /// [`NODE_FIGURES_MAX_AGE`] (or there are none yet), fresh ones are
+    /// fetched in the background for the next scrape.
+    pub(crate) fn node_samples(self: &Arc<Self>) -> Vec<metrics::NodeSample> {
+        let state = self.state();
+        if !state.backend.is_cluster() {
+            return Vec::new();
+        }
+        let (stale, samples) = {
+            let last = state.nodes.last.lock();
+            let stale = last.as_ref().is_none_or(|(at, _)| at.elapsed() > NODE_FIGURES_MAX_AGE);
+            let samples = last.as_ref().map_or_else(Vec::new, |(_, nodes)| {
+                nodes
+                    .iter()
+                    .map(|n| metrics::NodeSample {
+                        address: n.address.clone(),
+                        role: if n.master { "master" } else { "replica" },
+                        up: n.ping.is_ok(),
+                        ping: n.ping.as_ref().ok().copied(),
+                    })
+                    .collect()
+            });
+            (stale, samples)
+        };
+        if stale && !state.nodes.refreshing.swap(true, Ordering::AcqRel) {
+            let weak = Arc::downgrade(self);
+            self.spawn(async move {
+                let Some(client) = weak.upgrade() else { return };
+                let state = client.state();
+                if let Ok(Some(Ok(nodes))) = tokio::time::timeout(client.config().socket_timeout(), state.backend.node_health()).await {
+                    state.nodes.store(nodes);
+                }
+                state.nodes.refreshing.store(false, Ordering::Release);
+            });
+        }
+        samples
+    }
+}
 
 impl Namespace {
     /// Health of this namespace in the shape of the API reference
@@ -87,6 +149,9 @@ impl Namespace {
                 Err(_) => Some(Err(L2Error { class: ErrorClass::Transient, message: "CLUSTER NODES timed out".into() })),
             }
         });
+        if let Some(Ok(seen)) = &nodes {
+            state.nodes.store(seen.clone());
+        }
         let nodes = nodes.map(|r| match r {
             Ok(nodes) => Value::Array(
                 nodes

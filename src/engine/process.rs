@@ -31,6 +31,8 @@ pub(crate) struct Process {
     pub(crate) origin: String,
     /// The subscriber of this process was started.
     pub(crate) listening: AtomicBool,
+    /// A Redis Cluster's nodes as last seen, for the metrics.
+    pub(crate) nodes: super::health::NodeSnapshot,
 }
 
 impl Process {
@@ -45,6 +47,7 @@ impl Process {
             signals: Default::default(),
             origin: hex::encode(rand::random::<[u8; 8]>()),
             listening: AtomicBool::new(false),
+            nodes: Default::default(),
         };
         if let Some(f) = foreign {
             st.backend = Backend::Foreign(f.clone());
