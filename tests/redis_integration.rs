@@ -678,3 +678,84 @@ fn in_a_cluster_the_metrics_have_figures_per_node_without_a_scrape_waiting_on_re
     let text = c.metrics_text();
     assert_eq!(text.lines().filter(|l| l.starts_with("cachekit_redis_node_ping_seconds{")).count(), 6, "{text}");
 }
+
+/// A server that refuses writes, as a demoted master or a replica does
+/// (`READONLY`): a transient failure, counted, shown in the health check's
+/// breaker, and never the caller's in a fail-open namespace (reads of what
+/// the replica holds still hit).
+#[test]
+fn a_replica_answering_readonly_is_a_counted_failure_never_the_callers() {
+    let master = RedisServer::start();
+    let port = master.url().rsplit(':').next().unwrap().to_string();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let writer = client(&master.url(), "").cache("ro", opts(r#"{"l1_enabled": false}"#)).unwrap();
+    writer.set("f", &args(&[1]), &text("from the master"), None).unwrap();
+    let c = client(&replica.url(), "").cache("ro", opts(r#"{"l1_enabled": false, "circuit_breaker": {"failure_threshold": 3}}"#)).unwrap();
+    // Replicated: the replica serves the master's entry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.get("f", &args(&[1])).unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.get("f", &args(&[1])).unwrap().as_deref(), Some(&text("from the master")[..]));
+    // Writes: the fill's lock and the plain store are refused; the caller
+    // still gets its value.
+    for i in 2..8 {
+        match c.fill("f", &args(&[i])).unwrap() {
+            Fill::Lease(lease) => lease.complete(&text("computed"), None).unwrap(),
+            Fill::Hit(_) | Fill::Refresh(..) => panic!("nothing of f({i}) is stored"),
+        }
+        c.set("g", &args(&[i]), &text("v"), None).unwrap();
+    }
+    let h = c.health();
+    assert!(h["stats"]["l2_errors"].as_u64().unwrap() >= 3, "{h}");
+    assert!(h["circuit_breaker"]["times_opened"].as_u64().unwrap() >= 1, "READONLY is transient: it opens the breaker: {h}");
+    assert!(h["circuit_breaker"]["permanent_error"].is_null(), "{h}");
+    // Fail-closed: the caller gets the error.
+    let closed = client(&replica.url(), "").cache("ro-closed", opts(r#"{"fail_closed": true, "circuit_breaker": false}"#)).unwrap();
+    let e = closed.set("g", &args(&[1]), &text("v"), None).unwrap_err().to_string();
+    assert!(e.to_lowercase().contains("read only") || e.contains("READONLY"), "{e}");
+}
+
+/// A cluster with a slot no master serves answers `CLUSTERDOWN`: a
+/// transient failure, counted, the health check unhealthy, the caller of a
+/// fail-open namespace served, the one of a fail-closed namespace told.
+#[test]
+fn a_cluster_with_a_slot_uncovered_is_a_counted_failure_never_the_callers() {
+    #[path = "support/redis_cluster.rs"]
+    #[allow(dead_code)]
+    mod redis_cluster;
+    let cluster = redis_cluster::OwnCluster::start("clusterdown");
+    let c = client(&cluster.url, "");
+    let ns = c.cache("down", opts(r#"{"l1_enabled": false}"#)).unwrap();
+    ns.set("f", &args(&[1]), &text("v"), None).unwrap();
+    // Take one slot away from its master: with full coverage required
+    // (the default), the whole cluster answers CLUSTERDOWN.
+    let key = ns.key("f", &args(&[1])).unwrap();
+    let port = cluster.master_of(&key);
+    let mut node = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().unwrap();
+    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key).query(&mut node).unwrap();
+    let _: () = redis::cmd("CLUSTER").arg("DELSLOTS").arg(slot).query(&mut node).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut node).unwrap();
+        if info.contains("cluster_state:fail") || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..6 {
+        match ns.fill("f", &args(&[i])).unwrap() {
+            Fill::Lease(lease) => lease.complete(&text("computed"), None).unwrap(),
+            Fill::Hit(v) | Fill::Refresh(v, _) => assert_eq!(&v[..], &text("v")[..], "only f(1) was stored"),
+        }
+    }
+    let h = ns.health();
+    assert!(h["stats"]["l2_errors"].as_u64().unwrap() + h["stats"]["l2_skipped"].as_u64().unwrap() >= 1, "{h}");
+    assert!(h["circuit_breaker"]["permanent_error"].is_null(), "CLUSTERDOWN is transient: {h}");
+    let check = ns.check_health();
+    assert_eq!(check["system"]["status"], "unhealthy", "{check}");
+    // The same namespace (the same key, in the slot not served), fail-closed.
+    let closed = c.cache("down", opts(r#"{"l1_enabled": false, "fail_closed": true, "circuit_breaker": false}"#)).unwrap();
+    let e = closed.get("f", &args(&[1])).unwrap_err().to_string();
+    assert!(e.contains("ClusterDown") || e.contains("CLUSTERDOWN") || e.contains("cluster is down"), "{e}");
+}

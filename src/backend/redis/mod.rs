@@ -607,11 +607,29 @@ impl RedisBackend {
 
     pub async fn ping(&self) -> L2Result<Duration> {
         if self.is_cluster() {
-            // Healthy when every master answers; the slowest one's latency.
+            // Healthy when every master answers, and says the cluster
+            // serves every slot (a master that lost a slot is the one that
+            // knows: the others still send its keys there); the slowest
+            // master's latency.
             let mut slowest = Duration::ZERO;
+            let mut masters = Vec::new();
             for (node, r) in self.ping_nodes().await?.into_iter().filter(|(n, _)| n.master && !n.failing) {
                 let d = r.map_err(|e| L2Error { class: e.class, message: format!("cluster master {}: {}", node.address, e.message) })?;
                 slowest = slowest.max(d);
+                masters.push(node.address);
+            }
+            let mut info = redis::cmd("CLUSTER");
+            info.arg("INFO");
+            let states = futures_util::future::join_all(masters.iter().map(|a| self.run_on::<String>(a, &info))).await;
+            for (address, state) in masters.iter().zip(states) {
+                let text = state?;
+                let state = text.lines().find_map(|l| l.trim().strip_prefix("cluster_state:")).unwrap_or("unknown");
+                if state != "ok" {
+                    return Err(L2Error {
+                        class: ErrorClass::Transient,
+                        message: format!("cluster master {address} says the cluster state is {state:?} (CLUSTERDOWN: a slot is not served)"),
+                    });
+                }
             }
             return Ok(slowest);
         }
@@ -705,6 +723,33 @@ mod tests {
         assert_eq!(pttl_to_ttl(-2), None);
         assert_eq!(pttl_to_ttl(-1), Some(None));
         assert_eq!(pttl_to_ttl(1500), Some(Some(Duration::from_millis(1500))));
+    }
+
+    /// Each error reply as the `redis` crate parses it off the wire, and
+    /// its class (DESIGN section 6): what a failover, a loading or a
+    /// resharding server answers is transient (counts towards the breaker
+    /// and is retried later); a refusal that will not change is permanent.
+    #[test]
+    fn server_error_replies_are_classified_by_kind() {
+        let cases = [
+            ("-LOADING Redis is loading the dataset in memory", ErrorClass::Transient),
+            ("-TRYAGAIN Multiple keys request during rehashing of slot", ErrorClass::Transient),
+            ("-CLUSTERDOWN Hash slot not served", ErrorClass::Transient),
+            ("-CLUSTERDOWN The cluster is down", ErrorClass::Transient),
+            ("-READONLY You can't write against a read only replica.", ErrorClass::Transient),
+            ("-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", ErrorClass::Transient),
+            ("-MOVED 3999 127.0.0.1:6381", ErrorClass::Transient),
+            ("-ASK 3999 127.0.0.1:6381", ErrorClass::Transient),
+            ("-WRONGPASS invalid username-password pair or user is disabled.", ErrorClass::Permanent),
+            ("-NOPERM User app has no permissions to run the 'eval' command", ErrorClass::Permanent),
+            ("-ERR unknown command 'FOO'", ErrorClass::Permanent),
+            ("-WRONGTYPE Operation against a key holding the wrong kind of value", ErrorClass::Permanent),
+        ];
+        for (reply, class) in cases {
+            let v = redis::parse_redis_value(format!("{reply}\r\n").as_bytes()).unwrap();
+            let e = v.extract_error().expect_err(reply);
+            assert_eq!(classify(e).class, class, "{reply}");
+        }
     }
 
     #[test]
