@@ -223,6 +223,8 @@ const REJECTED_BY_WRAPPER: &[(&str, &str)] = &[
     ("reject_naive_datetime_nested", "naive datetime (inside a set in a map): no timestamp ext"),
     ("reject_int_overflow_in_list", "integer above 2^64-1 inside a list"),
     ("reject_int_underflow_in_map", "integer below -2^63 inside a map value"),
+    ("reject_int_overflow_in_map", "integer above 2^64-1 inside a map value"),
+    ("reject_int_underflow_in_list", "integer below -2^63 inside a list"),
 ];
 
 #[test]

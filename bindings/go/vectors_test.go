@@ -44,14 +44,28 @@ type vectorFile struct {
 		CanonicalHex string `json:"canonical_msgpack_hex"`
 	} `json:"value_vectors"`
 	ReaderAccept []struct {
-		Name       string
-		MsgpackHex string          `json:"msgpack_hex"`
-		Value      json.RawMessage `json:"value"`
+		Name string
+		readerDoc
+		Value json.RawMessage `json:"value"`
 	} `json:"reader_accept_vectors"`
 	ReaderReject []struct {
-		Name       string
-		MsgpackHex string `json:"msgpack_hex"`
+		Name string
+		readerDoc
 	} `json:"reader_reject_vectors"`
+}
+
+// readerDoc is a reader vector's document: `msgpack_hex` in the first
+// 1.3.0 revision of the file, `input_hex` in the later one.
+type readerDoc struct {
+	MsgpackHex string `json:"msgpack_hex"`
+	InputHex   string `json:"input_hex"`
+}
+
+func (d readerDoc) hex() string {
+	if d.InputHex != "" {
+		return d.InputHex
+	}
+	return d.MsgpackHex
 }
 
 func loadVectors(t *testing.T) vectorFile {
@@ -229,6 +243,7 @@ func TestProtocolKeyVectors(t *testing.T) {
 var inexpressibleErrorVectors = []string{
 	"reject_int_overflow", "reject_int_underflow", "reject_naive_datetime",
 	"reject_naive_datetime_nested", "reject_int_overflow_in_list", "reject_int_underflow_in_map",
+	"reject_int_overflow_in_map", "reject_int_underflow_in_list",
 }
 
 func TestProtocolErrorVectors(t *testing.T) {
@@ -318,7 +333,7 @@ func TestProtocolValueVectors(t *testing.T) {
 func TestProtocolReaderVectors(t *testing.T) {
 	v := loadVectors(t)
 	for _, rv := range v.ReaderAccept {
-		got, err := cachekit.DecodeAnyForTest(hexBytes(t, rv.MsgpackHex))
+		got, err := cachekit.DecodeAnyForTest(hexBytes(t, rv.hex()))
 		if err != nil {
 			t.Errorf("%s: refused: %v", rv.Name, err)
 			continue
@@ -335,17 +350,17 @@ func TestProtocolReaderVectors(t *testing.T) {
 		}
 	}
 	for _, rv := range v.ReaderReject {
-		if got, err := cachekit.DecodeAnyForTest(hexBytes(t, rv.MsgpackHex)); err == nil {
+		if got, err := cachekit.DecodeAnyForTest(hexBytes(t, rv.hex())); err == nil {
 			t.Errorf("%s: accepted as %#v", rv.Name, got)
 		}
-		if _, err := cachekit.DecodeForTest[map[string]any](hexBytes(t, rv.MsgpackHex)); err == nil {
+		if _, err := cachekit.DecodeForTest[map[string]any](hexBytes(t, rv.hex())); err == nil {
 			t.Errorf("%s: accepted into map[string]any", rv.Name)
 		}
 		type obj struct {
 			Name string `json:"name"`
 			Age  int    `json:"age"`
 		}
-		if _, err := cachekit.DecodeForTest[obj](hexBytes(t, rv.MsgpackHex)); err == nil {
+		if _, err := cachekit.DecodeForTest[obj](hexBytes(t, rv.hex())); err == nil {
 			t.Errorf("%s: accepted into a struct", rv.Name)
 		}
 	}
