@@ -59,9 +59,16 @@ echo "== Examples: each runs L1-only (no Redis) and shows its hit"
   expect "remember(report) hit" php examples/php/example.php
   expect "computed 1 time(s); backend: none" node examples/node/example.js
   expect "call 2: " bash -c 'cd examples/go && go run .'
-  expect "(hit)" ci/demo.sh
+  expect "(hit)" cargo run -q --example demo
 )
 echo "examples: 4 passed, 0 failed"
+echo "== The demo: Python caches, C, PHP, Node.js and Go read it as hits through a throwaway Redis"
+(
+  unset CACHEKIT_TEST_REDIS_URL
+  out="$(ci/demo.sh)"
+  echo "$out"
+  grep -qF "Every reader got Python's value as a hit" <<<"$out" || { echo "the demo's readers did not all hit"; exit 1; }
+)
 echo "== Packaging: ci/package.sh builds the release artifacts; each installed with its own tool in a fresh project, without cargo; Python's value a hit in Node, Go, PHP and C"
 t_package=$SECONDS
 tests/package/run.sh

@@ -1,34 +1,18 @@
 #!/usr/bin/env bash
 # Build and test the Node.js binding against a real Redis.
-# Installs what a fresh machine lacks (npm ci from package-lock.json; the
-# Python venv the cross-language test runs), builds the addon in debug
-# (incremental: quick when nothing changed), copies it to cachekit.node and
-# runs node --test. Uses CACHEKIT_TEST_REDIS_URL when set, else starts a
-# throwaway redis-server of its own and stops it at the end.
+# Installs what a fresh machine lacks and builds the addon (build.sh: npm
+# ci from package-lock.json, the addon in debug, copied to cachekit.node),
+# makes the Python venv the cross-language test runs, and runs node --test.
+# Uses CACHEKIT_TEST_REDIS_URL when set, else starts a throwaway
+# redis-server of its own and stops it at the end.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cd "$here"
 
-# npm ci only when the lock file changed since the last install.
-stamp="node_modules/.cachekit-lock.sha256"
-want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "== node: npm ci"
-  npm ci --no-audit --no-fund
-  echo "$want" >"$stamp"
-fi
-
-echo "== node: cargo build -p cachekit-node (debug)"
+"$here/build.sh"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
-# The core's cdylib too: the cross-language test runs Python over it.
-(cd "$repo" && cargo build -p cachekit-node -p cachekit --lib)
-# A .node file is the cdylib renamed; copy only when it changed.
-if ! cmp -s "$target/debug/libcachekit_node.so" cachekit.node; then
-  cp "$target/debug/libcachekit_node.so" cachekit.node.tmp
-  mv cachekit.node.tmp cachekit.node
-fi
 
 # The Python side of the cross-language test.
 "$repo/bindings/python/venv.sh" >/dev/null
