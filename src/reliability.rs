@@ -130,6 +130,8 @@ struct Breaker {
     trials: u32,
     opened_at: Option<Instant>,
     last_failure_wall: Option<f64>,
+    /// What the last transient failure said (health: why the breaker moved).
+    last_failure: Option<String>,
     /// Until when L2 is skipped after a permanent error (wrong password...).
     permanent_until: Option<Instant>,
     permanent_error: Option<String>,
@@ -240,6 +242,7 @@ impl Reliability {
                 trials: 0,
                 opened_at: None,
                 last_failure_wall: None,
+                last_failure: None,
                 permanent_until: None,
                 permanent_error: None,
             }),
@@ -374,13 +377,14 @@ impl Reliability {
                 }
                 false
             }
-            Some((ErrorClass::Transient, _)) => {
+            Some((ErrorClass::Transient, msg)) => {
+                let mut b = self.breaker.lock();
+                b.last_failure_wall = Some(wall_now());
+                b.last_failure = Some(msg.to_string());
                 if !self.breaker_cfg.enabled {
                     return false;
                 }
-                let mut b = self.breaker.lock();
                 b.failures += 1;
-                b.last_failure_wall = Some(wall_now());
                 let open = match b.state {
                     BreakerState::HalfOpen => true,
                     BreakerState::Closed => b.failures >= self.breaker_cfg.failure_threshold.max(1),
@@ -498,6 +502,7 @@ impl Reliability {
             "failure_count": b.failures,
             "success_count": b.successes,
             "last_failure_time": b.last_failure_wall,
+            "last_failure": b.last_failure,
             "next_attempt": next_attempt,
             "times_opened": self.breaker_opened.load(Ordering::Relaxed),
             "rejected_requests": self.rejected_breaker.load(Ordering::Relaxed),

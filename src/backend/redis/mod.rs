@@ -703,6 +703,11 @@ pub fn classify(e: RedisError) -> L2Error {
             | ErrorKind::Server(ServerErrorKind::ReadOnly)
             | ErrorKind::Io
             | ErrorKind::ClusterConnectionNotFound => ErrorClass::Transient,
+            // Refusals that pass with the server's condition, named by their
+            // error code (the crate has no kind for them): memory full with
+            // noeviction (OOM), writes stopped after a failed snapshot
+            // (MISCONF), a script running too long (BUSY).
+            _ if matches!(e.code(), Some("OOM" | "MISCONF" | "BUSY")) => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     };
@@ -739,6 +744,9 @@ mod tests {
             ("-READONLY You can't write against a read only replica.", ErrorClass::Transient),
             ("-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", ErrorClass::Transient),
             ("-MOVED 3999 127.0.0.1:6381", ErrorClass::Transient),
+            ("-OOM command not allowed when used memory > 'maxmemory'.", ErrorClass::Transient),
+            ("-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.", ErrorClass::Transient),
+            ("-BUSY Redis is busy running a script.", ErrorClass::Transient),
             ("-ASK 3999 127.0.0.1:6381", ErrorClass::Transient),
             ("-WRONGPASS invalid username-password pair or user is disabled.", ErrorClass::Permanent),
             ("-NOPERM User app has no permissions to run the 'eval' command", ErrorClass::Permanent),
