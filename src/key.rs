@@ -299,7 +299,13 @@ impl<'a> Frame<'a> {
     fn push(&mut self, item: Vec<u8>) {
         match self {
             Frame::Array { left, buf } => {
-                buf.extend_from_slice(&item);
+                if buf.is_empty() {
+                    // A nested array wrote into this array's buffer, which
+                    // it borrowed (see `canonicalize`): it comes back whole.
+                    *buf = item;
+                } else {
+                    buf.extend_from_slice(&item);
+                }
                 *left -= 1;
             }
             Frame::Map { left, entries, key } => {
@@ -383,9 +389,18 @@ fn canonicalize(doc: &[u8], profile: Profile) -> Result<Vec<u8>, KeyError> {
                 }
                 match read_item(r, profile, stack.len())? {
                     Step::Done(bytes) => bytes,
-                    Step::Open(frame, reader) => {
+                    Step::Open(mut frame, reader) => {
                         if let Some(rd) = reader {
                             readers.push(rd);
+                        }
+                        // An array in an array writes on in its parent's
+                        // buffer (arrays keep their order), instead of
+                        // being copied into it at each level, which cost
+                        // allocations quadratic in the nesting depth.
+                        if let (Frame::Array { buf, .. }, Some(Frame::Array { buf: parent, .. })) = (&mut frame, stack.last_mut()) {
+                            let mut shared = std::mem::take(parent);
+                            shared.extend_from_slice(buf);
+                            *buf = shared;
                         }
                         stack.push(frame);
                         continue;
