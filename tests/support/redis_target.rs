@@ -22,10 +22,21 @@ static SENTINEL_TURN: Mutex<()> = Mutex::new(());
 
 pub enum Redis {
     Server(RedisServer),
+    /// A server of its own whose client user may run exactly the commands
+    /// the README's ACL names ([`ACL_RULES`]); `raw()` is the default user.
+    Acl(RedisServer),
     Cluster { url: String, _turn: MutexGuard<'static, ()> },
     /// `url` names the sentinels, `master` the master they name now.
     Sentinel { url: String, master: String, _turn: MutexGuard<'static, ()> },
 }
+
+/// The ACL of the README's "Redis permissions": every command cachekit
+/// runs on one server, nothing else, on any key and its own channels.
+pub const ACL_RULES: &[&str] = &[
+    "on", ">acl-secret", "~*", "&cachekit:*", "-@all",
+    "+get", "+set", "+del", "+unlink", "+exists", "+pttl", "+pexpire", "+incr", "+mget", "+scan",
+    "+publish", "+subscribe", "+eval", "+evalsha", "+script|load", "+ping",
+];
 
 /// The shared set-up's URL from the environment the test command sets.
 fn shared(var: &str, start: &str) -> String {
@@ -46,6 +57,13 @@ pub fn sentinel_master(url: &str) -> String {
 impl Redis {
     pub fn server() -> Redis {
         Redis::Server(RedisServer::start())
+    }
+
+    /// A server whose client user has only [`ACL_RULES`].
+    pub fn acl() -> Redis {
+        let mut args = vec!["--user", "cachekit"];
+        args.extend_from_slice(ACL_RULES);
+        Redis::Acl(RedisServer::start_with(&args))
     }
 
     /// The shared cluster, flushed, for this test alone.
@@ -70,6 +88,7 @@ impl Redis {
     pub fn url(&self) -> String {
         match self {
             Redis::Server(s) => s.url(),
+            Redis::Acl(s) => s.url().replacen("redis://", "redis://cachekit:acl-secret@", 1),
             Redis::Cluster { url, .. } | Redis::Sentinel { url, .. } => url.clone(),
         }
     }
@@ -81,7 +100,7 @@ impl Redis {
     /// The seed nodes' plain URLs (one server: its URL; Sentinel: the master's).
     pub fn node_urls(&self) -> Vec<String> {
         match self {
-            Redis::Server(s) => vec![s.url()],
+            Redis::Server(s) | Redis::Acl(s) => vec![s.url()],
             Redis::Sentinel { master, .. } => vec![master.clone()],
             Redis::Cluster { url, .. } => {
                 url.trim_start_matches("redis+cluster://").split(',').map(|n| format!("redis://{n}")).collect()
@@ -93,7 +112,7 @@ impl Redis {
     /// (in a cluster, routed by key; KEYS and FLUSHALL go to every master).
     pub fn raw(&self) -> Raw {
         match self {
-            Redis::Server(s) => Raw::Server(s.raw()),
+            Redis::Server(s) | Redis::Acl(s) => Raw::Server(s.raw()),
             Redis::Cluster { url, .. } => raw_at(url),
             Redis::Sentinel { master, .. } => raw_at(master),
         }
@@ -170,12 +189,16 @@ impl redis::ConnectionLike for Raw {
 }
 
 /// Run each `fn name(redis: Redis)` of the test file on a server of its own
-/// (`on_server::name`), on the shared cluster (`on_cluster::name`) and on
-/// the shared Sentinel set-up (`on_sentinel::name`).
+/// (`on_server::name`), on one whose user has only the README's ACL
+/// (`on_acl::name`), on the shared cluster (`on_cluster::name`) and on the
+/// shared Sentinel set-up (`on_sentinel::name`).
 macro_rules! on_each_redis {
     ($($name:ident),* $(,)?) => {
         mod on_server {
             $(#[test] fn $name() { super::$name(crate::redis_target::Redis::server()) })*
+        }
+        mod on_acl {
+            $(#[test] fn $name() { super::$name(crate::redis_target::Redis::acl()) })*
         }
         mod on_cluster {
             $(#[test] fn $name() { super::$name(crate::redis_target::Redis::cluster()) })*
