@@ -43,6 +43,7 @@ fn text(s: &str) -> Vec<u8> {
 
 // Each of these runs on a redis-server of its own and on the Redis Cluster.
 on_each_redis!(
+    a_tenant_neither_reads_nor_clears_another_tenants_entries,
     a_value_set_by_one_client_is_read_by_another_through_redis,
     entries_are_plain_redis_strings_with_a_ttl,
     entries_expire_in_redis_and_in_l1,
@@ -161,6 +162,34 @@ fn key_prefix_and_tenant_scope_are_part_of_the_redis_key(redis: Redis) {
     let mut raw = redis.raw();
     let exists: bool = raw.exists(&key).unwrap();
     assert!(exists);
+}
+
+/// Tenants of one namespace: neither reads the other's encrypted entries
+/// (their keys differ, and a copied ciphertext does not decrypt), and a
+/// clear by one leaves the other's entries alone.
+fn a_tenant_neither_reads_nor_clears_another_tenants_entries(redis: Redis) {
+    let key = "1f".repeat(32);
+    let tenant = |t: &str| {
+        client(&redis.url(), &format!(r#", "tenant_id": "{t}", "master_key": "{key}""#)).cache("shared", opts(r#"{"encryption": true, "l1_enabled": false}"#)).unwrap()
+    };
+    let (a, b) = (tenant("a"), tenant("b"));
+    a.set("op", &args(&[1]), &text("a's"), None).unwrap();
+    b.set("op", &args(&[1]), &text("b's"), None).unwrap();
+    let (ka, kb) = (a.key("op", &args(&[1])).unwrap(), b.key("op", &args(&[1])).unwrap());
+    assert_ne!(ka, kb);
+    // B's ciphertext under A's key: A cannot decrypt it (both directions).
+    let mut raw = redis.raw();
+    let (va, vb): (Vec<u8>, Vec<u8>) = (raw.get(&ka).unwrap(), raw.get(&kb).unwrap());
+    let _: () = raw.set(&ka, &vb).unwrap();
+    assert_eq!(a.get("op", &args(&[1])).unwrap(), None, "a cannot read b's entry");
+    let _: () = raw.set(&kb, &va).unwrap();
+    assert_eq!(b.get("op", &args(&[1])).unwrap(), None, "b cannot read a's entry");
+    // Clears stay in their tenant.
+    a.set("op", &args(&[2]), &text("a's"), None).unwrap();
+    b.set("op", &args(&[2]), &text("b's"), None).unwrap();
+    a.clear().unwrap();
+    assert_eq!(a.get("op", &args(&[2])).unwrap(), None);
+    assert_eq!(b.get("op", &args(&[2])).unwrap().as_deref(), Some(&text("b's")[..]), "a's clear left b's entry");
 }
 
 #[test]
