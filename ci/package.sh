@@ -4,7 +4,8 @@
 #
 #   dist/c/cachekit-V-TRIPLE.tar.gz     C: include/cachekit.h, lib/libcachekit.so*,
 #                                       lib/libcachekit.a, lib/pkgconfig/cachekit.pc
-#                                       (cargo-c's layout; unpack into a prefix such as /usr/local)
+#                                       (cargo-c's layout; unpack into a prefix such as /usr/local),
+#                                       and bin/cachekit, the command-line tool
 #   dist/python/cachekit-V-py3-none-manylinux_*.whl   wheel with the stripped core
 #   dist/python/cachekit-V.tar.gz       sdist: builds the core from its Rust source
 #   dist/node/cachekit-V.tgz            the npm package (JavaScript, types)
@@ -104,7 +105,11 @@ step "cargo build --profile dist (the release core and the Node addon: a few min
 # Both packages in one build: their shared dependencies are compiled once,
 # with the features both need, and napi build below finds them fresh.
 cargo build --locked --profile dist --target "$triple" --lib -p cachekit -p cachekit-node
-mkdir -p "$ctree/include" "$ctree/lib/pkgconfig"
+# The `cachekit` command (src/bin/cachekit) over the same core: same
+# features, so this only links it.
+cargo build --locked --profile dist --target "$triple" --bin cachekit -p cachekit
+mkdir -p "$ctree/include" "$ctree/lib/pkgconfig" "$ctree/bin"
+cp "$out/cachekit" "$ctree/bin/"
 cp include/cachekit.h "$ctree/include/"
 cp "$out/libcachekit.a" "$ctree/lib/"
 cp "$out/libcachekit.so" "$ctree/lib/libcachekit.so.$version"
@@ -136,7 +141,7 @@ strip --strip-debug "$ctree/lib/libcachekit.a"
 sed -i 's|^prefix=.*|prefix=${pcfiledir}/../..|' "$ctree/lib/pkgconfig/cachekit.pc"
 sofile="$(find "$ctree/lib" -maxdepth 1 -type f -name 'libcachekit.so*' | head -1)"
 [ -n "$sofile" ] || { echo "ci/package.sh: no libcachekit.so in the C tree" >&2; exit 1; }
-tar -C "$ctree" --owner=0 --group=0 -czf "dist/c/cachekit-$version-$triple.tar.gz" include lib
+tar -C "$ctree" --owner=0 --group=0 -czf "dist/c/cachekit-$version-$triple.tar.gz" include lib bin
 
 # --- Node: the addon (napi-rs) and its two packages ---------------------------
 # No --strip: it would add a RUSTFLAGS that rebuilds every dependency; the
@@ -246,6 +251,7 @@ EOF
     while read -r f; do printf '%-72s %10s\n' "$f" "$(stat -c %s "$f")"; done)
   printf '%-72s %10s\n' "(inside) libcachekit.so" "$(stat -c %s "$sofile")"
   printf '%-72s %10s\n' "(inside) libcachekit.a, stripped of debug info" "$(stat -c %s "$ctree/lib/libcachekit.a" 2>/dev/null || echo '?')"
+  printf '%-72s %10s\n' "(inside) bin/cachekit" "$(stat -c %s "$ctree/bin/cachekit" 2>/dev/null || echo '?')"
   printf '%-72s %10s\n' "(inside) cachekit.$napiplat.node" "$(stat -c %s "$addon" 2>/dev/null || echo '?')"
 } >dist/SIZES
 rm -rf "$stage"

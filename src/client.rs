@@ -76,6 +76,11 @@ impl Client {
         self.inner.config()
     }
 
+    /// The client's engine, for the operator access of `admin`.
+    pub(crate) fn core(&self) -> &Arc<ClientCore> {
+        &self.inner
+    }
+
     /// Wait, at most `timeout`, until every write this process made behind
     /// its callers (see [`Lease::complete`]) has ended. Returns the number
     /// still under way (0 when all ended). Call before the process exits;

@@ -11,18 +11,22 @@
 //! - `error`, `config` (settings and per-namespace options), `key`
 //!   (canonical arguments, key segments) and `keymemo`, `codec` (envelope,
 //!   interop values, encryption), `l1`, `observe` (log events, counters);
-//! - `keyspace`: every Redis key and channel name;
+//! - `keyspace`: every Redis key and channel name; `inspect`, the read-only
+//!   decoder of what is stored under a key (for operators);
 //! - `reliability` (error classes, breaker, adaptive timeout,
 //!   backpressure, the `Op` enum) and `metrics`;
 //! - `backend` (Redis, a host language's callbacks: the only code that
 //!   names the `redis` crate), `runtime`, `writebehind`, `flight`;
 //! - `engine`: the per-namespace engine and per-process state;
 //! - `fill` (the miss path) and `invalidate` (deletes, clears, the subscriber);
-//! - `client`: the facade ([`Client`], [`Cache`]);
+//! - `client`: the facade ([`Client`], [`Cache`]), and `admin`, operator
+//!   access by full key (the `cachekit` command's: read, delete, SCAN,
+//!   pub/sub);
 //! - `ffi`: the C ABI, which only converts.
 //!
 //! `fork`, `host` and `weak_list` are process-level plumbing any layer may use.
 
+mod admin;
 mod backend;
 mod client;
 mod codec;
@@ -34,6 +38,7 @@ mod fill;
 mod flight;
 mod fork;
 mod host;
+mod inspect;
 mod invalidate;
 mod key;
 mod keymemo;
@@ -69,4 +74,11 @@ pub mod internals {
     pub mod keyspace {
         pub use crate::keyspace::{lock_key, waiters_key};
     }
+    /// What the `cachekit` command-line tool (src/bin/cachekit) uses beside
+    /// the Rust API: the read-only decoder of stored bytes, and operator
+    /// access to a client's Redis by full key.
+    pub mod inspect {
+        pub use crate::inspect::*;
+    }
+    pub use crate::admin::{Admin, ScanPage, Stored, Watch, WatchEvent};
 }

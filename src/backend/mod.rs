@@ -18,6 +18,17 @@ pub struct Fetched {
     pub ttl: Option<Duration>,
 }
 
+/// A key as an operator sees it (see [`Backend::read_raw`]).
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// The Redis type (`"string"` for cache entries).
+    pub redis_type: String,
+    /// Remaining lifetime (`None`: no expiry).
+    pub ttl: Option<Duration>,
+    /// The value, for a string.
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// What a read asks of L2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GetMode {
@@ -331,6 +342,39 @@ impl Backend {
             Backend::Redis(r) => r.sentinel_master(),
             _ => None,
         }
+    }
+
+    fn redis_only(&self) -> L2Result<&redis::RedisBackend> {
+        match self {
+            Backend::Redis(r) => Ok(r),
+            _ => Err(L2Error { class: ErrorClass::Permanent, message: format!("this needs Redis, and the backend is {}", self.kind()) }),
+        }
+    }
+
+    /// Operator reads (the `cachekit` command), Redis only: a key's type,
+    /// lifetime and value; `None` when it does not exist.
+    pub(crate) async fn read_raw(&self, key: &str) -> L2Result<Option<RawEntry>> {
+        self.redis_only()?.read_raw(key).await
+    }
+
+    /// Where a SCAN of every key runs: `[None]` (one server) or each master.
+    pub(crate) async fn scan_targets(&self) -> L2Result<Vec<Option<String>>> {
+        self.redis_only()?.scan_targets().await
+    }
+
+    /// One SCAN page of the keys starting with `prefix` on `node`.
+    pub(crate) async fn scan_page(&self, node: Option<&str>, cursor: u64, prefix: &str, count: u64) -> L2Result<(u64, Vec<Vec<u8>>)> {
+        self.redis_only()?.scan_page(node, cursor, prefix, count).await
+    }
+
+    /// The number of keys on `node`.
+    pub(crate) async fn dbsize(&self, node: Option<&str>) -> L2Result<u64> {
+        self.redis_only()?.dbsize(node).await
+    }
+
+    /// Length and remaining lifetime of a string value.
+    pub(crate) async fn value_size(&self, key: &str) -> L2Result<Option<(u64, Option<Duration>)>> {
+        self.redis_only()?.value_size(key).await
     }
 
     /// Round-trip check; returns the latency.

@@ -114,13 +114,22 @@ pub fn decode_envelope(bytes: &[u8], expected_format: &str, limits: &Limits) -> 
     Ok(out)
 }
 
-/// The envelope layer alone: every check of [`decode_envelope`] except the
-/// pre-scan of a `"msgpack"` payload. The protocol's wire-format vectors need
-/// it: its six original vectors carry raw bytes (e.g. ASCII text) under the
-/// format `"msgpack"`, which the envelope layer must still decode. Only use it
-/// where the payload is not decoded as MessagePack afterwards, or is
-/// pre-scanned by the caller.
-pub fn decode_envelope_raw(bytes: &[u8], expected_format: &str, limits: &Limits) -> Result<Vec<u8>, CodecError> {
+/// The four items of an envelope, read without any check beyond its shape:
+/// the LZ4 block (borrowed, or collected from the legacy array form), the
+/// stored checksum, the claimed uncompressed size and the serializer's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeParts<'a> {
+    pub block: std::borrow::Cow<'a, [u8]>,
+    pub checksum: [u8; 8],
+    pub original_size: u64,
+    pub format: &'a str,
+}
+
+/// Reads the shape of an envelope (after the decode-bounds pre-scan of the
+/// whole document): exactly 4 items; item 0 `bin` or the legacy array of byte
+/// integers; item 1 exactly 8 byte integers; item 2 an unsigned size; item 3
+/// a str. [`decode_envelope_raw`] checks the rest.
+pub fn envelope_parts<'a>(bytes: &'a [u8], limits: &Limits) -> Result<EnvelopeParts<'a>, CodecError> {
     check_document(bytes, limits)?;
     let mut r = Reader::new(bytes);
     match r.header()? {
@@ -130,16 +139,14 @@ pub fn decode_envelope_raw(bytes: &[u8], expected_format: &str, limits: &Limits)
     }
     // compressed_data: borrowed for bin; collected for the legacy form (its
     // length was already proven to be backed by input bytes).
-    let legacy: Vec<u8>;
-    let block: &[u8] = match r.header()? {
-        Header::Bin(n) => r.take(n as usize)?,
+    let block = match r.header()? {
+        Header::Bin(n) => std::borrow::Cow::Borrowed(r.take(n as usize)?),
         Header::Array(n) => {
             let mut v = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 v.push(byte_item(&mut r, "compressed_data element is not a byte (0..=255)")?);
             }
-            legacy = v;
-            &legacy
+            std::borrow::Cow::Owned(v)
         }
         _ => return Err(CodecError::EnvelopeShape("compressed_data must be bin or an array of bytes")),
     };
@@ -160,6 +167,19 @@ pub fn decode_envelope_raw(bytes: &[u8], expected_format: &str, limits: &Limits)
         Header::Str(n) => r.str_body(n)?,
         _ => return Err(CodecError::EnvelopeShape("format must be a string")),
     };
+    Ok(EnvelopeParts { block, checksum, original_size, format })
+}
+
+/// The envelope layer alone: every check of [`decode_envelope`] except the
+/// pre-scan of a `"msgpack"` payload. The protocol's wire-format vectors need
+/// it: its six original vectors carry raw bytes (e.g. ASCII text) under the
+/// format `"msgpack"`, which the envelope layer must still decode. Only use it
+/// where the payload is not decoded as MessagePack afterwards, or is
+/// pre-scanned by the caller.
+pub fn decode_envelope_raw(bytes: &[u8], expected_format: &str, limits: &Limits) -> Result<Vec<u8>, CodecError> {
+    let parts = envelope_parts(bytes, limits)?;
+    let EnvelopeParts { block, checksum, original_size, format } = parts;
+    let block: &[u8] = &block;
     if format != expected_format {
         return Err(CodecError::FormatMismatch {
             found: format.to_owned(),

@@ -13,7 +13,10 @@ pub(crate) use envelope::{write_array_header, write_bin_header, write_map_header
 
 pub use bounds::check_document;
 pub use crypto::{build_aad, parse_master_key_hex, Keyring, MAX_DECRYPT_ONLY_KEYS};
-pub use envelope::{decode_envelope, decode_envelope_raw, encode_envelope, encode_envelope_uncompressed, open_container, Container};
+pub use envelope::{
+    decode_envelope, decode_envelope_raw, encode_envelope, encode_envelope_uncompressed, envelope_parts, open_container, Container,
+    EnvelopeParts,
+};
 
 use std::fmt;
 

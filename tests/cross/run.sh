@@ -18,8 +18,10 @@ if [ ! -x "$py" ]; then
   exit 2
 fi
 if command -v cargo >/dev/null 2>&1; then
-  (cd "$repo" && cargo build --lib --quiet) || exit 2
+  # The core, and the `cachekit` command that inspects the entries below.
+  (cd "$repo" && cargo build --lib --bin cachekit --quiet) || exit 2
 fi
+cli="$target/debug/cachekit"
 
 url="$("$repo/ci/redis.sh" start cross)" || exit 2
 trap '"$repo/ci/redis.sh" stop cross' EXIT
@@ -50,11 +52,42 @@ check() { # name, command...
   fi
 }
 
+# `cachekit inspect` on the entry a language wrote: the key `cachekit key`
+# derives from the same arguments (for Python's, the key Go derives too)
+# holds a readable entry of the format, with the value that language wrote.
+cli_reads() { # format namespace writer
+  local fmt="$1" ns="$2" who="$3" args key out flag=()
+  [ "$fmt" = interop ] && flag=(--interop)
+  if [ "$who" = python ]; then args='[42, "alpha", 2.0, {"k": [1, 2]}]'; else args='[7, "beta", 3, {"k": [3]}]'; fi
+  key="$("$cli" key "${flag[@]}" "$ns" profile "$args")" || return 1
+  if [ "$who" = python ] && [ "$key" != "$("$bin/cross" key "$fmt" "$ns")" ]; then
+    echo "cachekit key says $key, Go says $("$bin/cross" key "$fmt" "$ns")"
+    return 1
+  fi
+  out="$("$cli" inspect --json "$key")" || { echo "cachekit inspect $key exited $?: $out"; return 1; }
+  python3 - "$out" "$fmt" "$who" <<'EOF'
+import json, sys
+doc, fmt, who = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+ident, name, k = (42, "alpha", [1, 2]) if who == "python" else (7, "beta", [3])
+v = doc.get("value") or {}
+want = {"id": ident, "name": f"{who}:{name}", "tags": ["x", "y"], "score": 1.5, "nested": {"k": k}}
+problems = [f"{f}: {doc.get(f)!r}" for f, w in (("format", fmt), ("verdict", "ok")) if doc.get(f) != w]
+problems += [f"value.{f}: {v.get(f)!r}, want {w!r}" for f, w in want.items() if v.get(f) != w]
+if not (isinstance(v.get("when"), dict) and v["when"].get("__datetime__") is True):
+    problems.append(f"value.when: {v.get('when')!r}, want a __datetime__ marker map")
+if fmt == "envelope" and (doc.get("envelope") or {}).get("checksum_ok") is not True:
+    problems.append(f"envelope: {doc.get('envelope')!r}")
+sys.exit("; ".join(problems) or None)
+EOF
+}
+
 for fmt in envelope interop; do
   ns="cross-$$-$fmt"
   check "$fmt: python writes" "$py" "$here/cross.py" write "$fmt" "$ns" python
+  check "$fmt: cachekit inspect reads python's entry" cli_reads "$fmt" "$ns" python
   check "$fmt: go reads python's entry as a hit" "$bin/cross" read "$fmt" "$ns"
   check "$fmt: go writes" "$bin/cross" write "$fmt" "$ns"
+  check "$fmt: cachekit inspect reads go's entry" cli_reads "$fmt" "$ns" go
   check "$fmt: python reads go's entry as a hit" "$py" "$here/cross.py" read "$fmt" "$ns" go
 done
 # The two formats never share a key: the keys of one call differ, Python's

@@ -10,7 +10,8 @@
 #   Go      go get through a file GOPROXY holding the module zip, go build;
 #           CGO_ENABLED=0 must say that cgo is required
 #   PHP     composer require from an artifact repository
-#   C       the tree unpacked into a prefix, pkg-config, gcc (shared and static)
+#   C       the tree unpacked into a prefix, pkg-config, gcc (shared and static),
+#           and its bin/cachekit
 # Smoke: a value written by the installed Python package is a hit in the
 # installed Node, Go, PHP and C packages, through a throwaway Redis. Reports
 # each artifact's size and install time; asserts behaviour and the size
@@ -195,6 +196,9 @@ check "c: the tree unpacks into a prefix" timed c c_install
 check "c: pkg-config finds it; gcc builds against the shared and the static library" timed c_build c_build
 check "c: reads python's value as a hit (shared)" in_dir "$work/c" ./read_shared "$ns"
 check "c: reads python's value as a hit (static)" in_dir "$work/c" ./read_static "$ns"
+# The command-line tool of the same tree, with no cargo around, finds it too.
+c_cli() { in_env "$work/c/prefix/bin/cachekit" stats "$ns" --json | grep -q '"entries":[1-9]'; }
+check "c: bin/cachekit (the command-line tool) counts python's entry" c_cli
 
 # --- sizes ------------------------------------------------------------------------------
 so="$(find "$work/c/prefix/lib" -maxdepth 1 -type f -name 'libcachekit.so*' 2>/dev/null | head -1)"
@@ -207,6 +211,7 @@ row() { printf '%-58s %10s  %s\n' "$1" "$(mb "$(size_of "$2")")" "$3"; }
 row "c/$(basename "$ctar")" "$ctar" "$(took c) s unpack + $(took c_build) s gcc (shared + static)"
 row "  lib/$(basename "${so:-libcachekit.so}") (unpacked)" "$so" ""
 row "  lib/libcachekit.a (unpacked)" "$work/c/prefix/lib/libcachekit.a" ""
+row "  bin/cachekit (unpacked)" "$work/c/prefix/bin/cachekit" ""
 row "python/$(basename "${wheel:-wheel}")" "$wheel" "$(took python) s pip install (venv, dependencies from PyPI)"
 row "python/$(basename "$sdist")" "$sdist" "(needs cargo: checked without)"
 row "node/$(basename "$node_main")" "$node_main" "$(took node) s npm install of both (msgpackr from npm)"

@@ -13,7 +13,7 @@ mod direct;
 mod sentinel;
 
 pub(crate) use direct::{as_blocking_caller, drain as direct_drain, set_call_timeout, DirectHandle};
-use super::{ErrorClass, Fetched, L2Error, L2Result};
+use super::{ErrorClass, Fetched, L2Error, L2Result, RawEntry};
 use crate::config::{redact, Config, RedisTarget};
 use crate::keyspace::{waiters_key, FILLED_CHANNEL};
 use arc_swap::ArcSwap;
@@ -571,6 +571,58 @@ impl RedisBackend {
             }
             cursor = next;
         }
+    }
+
+    /// A key as an operator sees it: its type and remaining lifetime, and
+    /// its value when it is a string (`None`: no such key). Two round trips
+    /// (TYPE and PTTL, then GET), so that a key of another type is reported
+    /// rather than failing with WRONGTYPE.
+    pub async fn read_raw(&self, key: &str) -> L2Result<Option<RawEntry>> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
+        let (kind, pttl): (String, i64) = self.run_pipe(&pipe).await?;
+        let Some(ttl) = pttl_to_ttl(pttl).filter(|_| kind != "none") else { return Ok(None) };
+        if kind != "string" {
+            return Ok(Some(RawEntry { redis_type: kind, ttl, bytes: None }));
+        }
+        let bytes: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key)).await?;
+        // Gone in between (expired or deleted): a miss.
+        Ok(bytes.map(|b| RawEntry { redis_type: kind, ttl, bytes: Some(b) }))
+    }
+
+    /// Where a SCAN of every key must run: `[None]` for one server, each
+    /// master that is not failing for a cluster (cursors are per node).
+    pub async fn scan_targets(&self) -> L2Result<Vec<Option<String>>> {
+        let Topology::Cluster(_) = &self.topology else { return Ok(vec![None]) };
+        Ok(self.cluster_nodes().await?.into_iter().filter(|n| n.master && !n.failing).map(|n| Some(n.address)).collect())
+    }
+
+    /// One `SCAN cursor MATCH {prefix}* COUNT count` on `node` (one of
+    /// [`RedisBackend::scan_targets`]): the next cursor (0: done) and the keys.
+    pub async fn scan_page(&self, node: Option<&str>, cursor: u64, prefix: &str, count: u64) -> L2Result<(u64, Vec<Vec<u8>>)> {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor).arg("MATCH").arg(format!("{}*", glob_escape(prefix))).arg("COUNT").arg(count);
+        match node {
+            None => self.run(&scan).await,
+            Some(address) => self.run_on(address, &scan).await,
+        }
+    }
+
+    /// `DBSIZE` of `node` (one of [`RedisBackend::scan_targets`]).
+    pub async fn dbsize(&self, node: Option<&str>) -> L2Result<u64> {
+        let cmd = redis::cmd("DBSIZE");
+        match node {
+            None => self.run(&cmd).await,
+            Some(address) => self.run_on(address, &cmd).await,
+        }
+    }
+
+    /// Length and remaining lifetime of a string value (`None`: no such key).
+    pub async fn value_size(&self, key: &str) -> L2Result<Option<(u64, Option<Duration>)>> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("STRLEN").arg(key).cmd("PTTL").arg(key);
+        let (len, pttl): (u64, i64) = self.run_pipe(&pipe).await?;
+        Ok(pttl_to_ttl(pttl).map(|ttl| (len, ttl)))
     }
 
     /// Wake every connection of the pool: a command on a broken connection
