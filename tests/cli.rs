@@ -142,6 +142,7 @@ on_each_redis!(
 
 fn inspect_and_get_read_entries_of_both_formats_written_by_the_rust_api(redis: Redis) {
     let url = redis.url();
+    let cli_url = redis.admin_url(); // the operator; the application below is the ACL user
     let c = client(&url, "");
     for (format, options) in [("envelope", "{}"), ("interop", r#"{"format": "interop"}"#)] {
         let ns = format!("cli-{format}");
@@ -153,9 +154,9 @@ fn inspect_and_get_read_entries_of_both_formats_written_by_the_rust_api(redis: R
         if format == "interop" {
             args.push("--interop");
         }
-        assert_eq!(cli(&url, &args).expect(OK).stdout.trim(), key);
+        assert_eq!(cli(&cli_url, &args).expect(OK).stdout.trim(), key);
 
-        let j = cli(&url, &["inspect", &key, "--json"]).expect(OK).json();
+        let j = cli(&cli_url, &["inspect", &key, "--json"]).expect(OK).json();
         assert_eq!(j["found"], true);
         assert_eq!(j["format"], format);
         assert_eq!(j["verdict"], "ok");
@@ -173,22 +174,23 @@ fn inspect_and_get_read_entries_of_both_formats_written_by_the_rust_api(redis: R
             assert!(j["envelope"].is_null());
         }
 
-        let text = cli(&url, &["inspect", &key]).expect(OK).stdout;
+        let text = cli(&cli_url, &["inspect", &key]).expect(OK).stdout;
         assert!(text.contains(&format!("format       {format}")), "{text}");
         assert!(text.contains("\"name\": \"ada\""), "{text}");
         if format == "envelope" {
             assert!(text.contains("checksum     xxh3-64 ") && text.contains(": ok"), "{text}");
         }
 
-        let got = cli(&url, &["get", &key]).expect(OK);
+        let got = cli(&cli_url, &["get", &key]).expect(OK);
         assert_eq!(serde_json::from_str::<Value>(&got.stdout).unwrap(), user());
-        let j = cli(&url, &["get", &key, "--json"]).expect(OK).json();
+        let j = cli(&cli_url, &["get", &key, "--json"]).expect(OK).json();
         assert_eq!((j["key"].as_str(), &j["value"]), (Some(key.as_str()), &user()));
     }
 }
 
 fn delete_removes_the_entry_and_other_processes_drop_it_from_l1(redis: Redis) {
     let url = redis.url();
+    let cli_url = redis.admin_url(); // the operator; the application below is the ACL user
     // Another process's view: a client whose L1 holds the entry. Its
     // periodic generation check is a minute away: only the published
     // deletion can make it drop the entry within the few seconds below.
@@ -200,7 +202,7 @@ fn delete_removes_the_entry_and_other_processes_drop_it_from_l1(redis: Redis) {
     assert!(c.get("f", &msgpack(&json!([1]))).unwrap().is_some(), "served from L1 while Redis no longer has it");
     redis.raw().set::<_, _, ()>(&key, b"x").unwrap();
 
-    let j = cli(&url, &["delete", &key, "--json"]).expect(OK).json();
+    let j = cli(&cli_url, &["delete", &key, "--json"]).expect(OK).json();
     assert_eq!(j, json!({"deleted": [key], "missing": []}), "no error member on success");
     assert!(!redis.raw().exists::<_, bool>(&key).unwrap());
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -210,17 +212,18 @@ fn delete_removes_the_entry_and_other_processes_drop_it_from_l1(redis: Redis) {
     }
 
     // A missing key has its own status; --ignore-missing accepts it.
-    let r = cli(&url, &["delete", &key]).expect(NOT_FOUND);
+    let r = cli(&cli_url, &["delete", &key]).expect(NOT_FOUND);
     assert!(r.stdout.contains("not found") && r.stderr.contains("no such key"), "{}", r.stderr);
-    assert_eq!(cli(&url, &["delete", &key, "--json"]).expect(NOT_FOUND).json()["missing"], json!([key]));
-    cli(&url, &["delete", &key, "--ignore-missing"]).expect(OK);
-    let j = cli(&url, &["inspect", &key, "--json"]).expect(NOT_FOUND).json();
+    assert_eq!(cli(&cli_url, &["delete", &key, "--json"]).expect(NOT_FOUND).json()["missing"], json!([key]));
+    cli(&cli_url, &["delete", &key, "--ignore-missing"]).expect(OK);
+    let j = cli(&cli_url, &["inspect", &key, "--json"]).expect(NOT_FOUND).json();
     assert_eq!((&j["key"], &j["found"], &j["error"]["kind"]), (&json!(key), &json!(false), &json!("not_found")));
-    cli(&url, &["get", &key]).expect(NOT_FOUND);
+    cli(&cli_url, &["get", &key]).expect(NOT_FOUND);
 }
 
 fn stats_counts_a_namespace_and_clear_empties_it(redis: Redis) {
     let url = redis.url();
+    let cli_url = redis.admin_url(); // the operator; the application below is the ACL user
     let app = client(&url, "");
     let (env, int) = (cache(&app, "cli-stats", "{}"), cache(&app, "cli-stats", r#"{"format": "interop"}"#));
     for i in 0..120 {
@@ -245,7 +248,7 @@ fn stats_counts_a_namespace_and_clear_empties_it(redis: Redis) {
             .map(|k| raw.strlen::<_, u64>(k).unwrap())
             .sum()
     };
-    let r = cli(&url, &["stats", "cli-stats", "--sample", "0", "--scan-count", "20", "--json", "--progress"]).expect(OK);
+    let r = cli(&cli_url, &["stats", "cli-stats", "--sample", "0", "--scan-count", "20", "--json", "--progress"]).expect(OK);
     let j = r.json();
     assert_eq!(j["entries"], 150, "{j}");
     assert_eq!(j["formats"], json!({"envelope": 120, "interop": 30}));
@@ -255,37 +258,37 @@ fn stats_counts_a_namespace_and_clear_empties_it(redis: Redis) {
     assert!(r.stderr.contains("scanning cli-stats:"), "progress: {}", r.stderr);
 
     // A sample estimates the bytes from fewer values.
-    let j = cli(&url, &["stats", "cli-stats", "--sample", "40", "--json"]).expect(OK).json();
+    let j = cli(&cli_url, &["stats", "cli-stats", "--sample", "40", "--json"]).expect(OK).json();
     assert_eq!((j["entries"].as_u64(), j["sampled"].as_u64()), (Some(150), Some(40)));
     let estimate = j["bytes"].as_f64().unwrap();
     assert!(estimate > exact as f64 * 0.5 && estimate < exact as f64 * 1.5, "{estimate} vs {exact}");
     // Each run measures a random sample: one value at a time, the estimates differ.
     let estimates: std::collections::BTreeSet<u64> =
-        (0..8).map(|_| cli(&url, &["stats", "cli-stats", "--sample", "1", "--json"]).expect(OK).json()["bytes"].as_u64().unwrap()).collect();
+        (0..8).map(|_| cli(&cli_url, &["stats", "cli-stats", "--sample", "1", "--json"]).expect(OK).json()["bytes"].as_u64().unwrap()).collect();
     assert!(estimates.len() > 1, "the same value measured every time: {estimates:?}");
-    let text = cli(&url, &["stats", "cli-stats"]).expect(OK).stdout;
+    let text = cli(&cli_url, &["stats", "cli-stats"]).expect(OK).stdout;
     assert!(text.contains("entries      150 (envelope 120, interop 30)") && text.contains("get 110, list 40"), "{text}");
 
-    let j = cli(&url, &["clear", "cli-stats", "--yes", "--json"]).expect(OK).json();
+    let j = cli(&cli_url, &["clear", "cli-stats", "--yes", "--json"]).expect(OK).json();
     assert_eq!(j, json!({"namespace": "cli-stats", "deleted": 150}));
-    assert_eq!(cli(&url, &["stats", "cli-stats", "--json"]).expect(OK).json()["entries"], 0);
-    assert_eq!(cli(&url, &["stats", "cli-stats:v2", "--json"]).expect(OK).json()["entries"], 1, "a longer namespace stays");
-    assert!(cli(&url, &["clear", "cli-other", "-y"]).expect(OK).stdout.contains("cleared 1 entries"));
-    cli(&url, &["stats", "bad name"]).expect(USAGE);
+    assert_eq!(cli(&cli_url, &["stats", "cli-stats", "--json"]).expect(OK).json()["entries"], 0);
+    assert_eq!(cli(&cli_url, &["stats", "cli-stats:v2", "--json"]).expect(OK).json()["entries"], 1, "a longer namespace stays");
+    assert!(cli(&cli_url, &["clear", "cli-other", "-y"]).expect(OK).stdout.contains("cleared 1 entries"));
+    cli(&cli_url, &["stats", "bad name"]).expect(USAGE);
 }
 
 fn health_and_metrics_report_the_connection(redis: Redis) {
-    let url = redis.url();
-    let j = cli(&url, &["health", "--json"]).expect(OK).json();
+    let cli_url = redis.admin_url();
+    let j = cli(&cli_url, &["health", "--json"]).expect(OK).json();
     assert_eq!(j["system"]["status"], "healthy");
     assert!(j["system"]["ping_latency_seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(j["system"]["redis_nodes"].is_array(), redis.is_cluster());
-    assert!(cli(&url, &["health"]).expect(OK).stdout.starts_with("status       healthy"));
+    assert!(cli(&cli_url, &["health"]).expect(OK).stdout.starts_with("status       healthy"));
 
-    let text = cli(&url, &["metrics", "cli-metrics"]).expect(OK).stdout;
+    let text = cli(&cli_url, &["metrics", "cli-metrics"]).expect(OK).stdout;
     assert!(text.contains("# TYPE redis_circuit_breaker_state gauge"), "{text}");
     assert!(text.contains("redis_circuit_breaker_state{namespace=\"cli-metrics\"} 0"), "{text}");
-    let j = cli(&url, &["metrics", "cli-metrics", "--json"]).expect(OK).json();
+    let j = cli(&cli_url, &["metrics", "cli-metrics", "--json"]).expect(OK).json();
     let samples = j["samples"].as_array().unwrap();
     assert!(samples.iter().any(|s| s["name"] == "redis_circuit_breaker_state" && s["labels"]["namespace"] == "cli-metrics" && s["value"] == 0.0), "{j}");
     assert!(!samples.iter().any(|s| s["labels"]["namespace"] == "cachekit-cli"), "the probe is not counted");
@@ -321,7 +324,8 @@ impl Watcher {
 
 fn watch_follows_deletes_fills_and_clears(redis: Redis) {
     let url = redis.url();
-    let watcher = Watcher::start(&url, &["cli-watch", "--count", "3"]);
+    let cli_url = redis.admin_url(); // the operator; the application below is the ACL user
+    let watcher = Watcher::start(&cli_url, &["cli-watch", "--count", "3"]);
     let (a, b) = (client(&url, ""), client(&url, ""));
     let (ca, cb) = (cache(&a, "cli-watch", "{}"), cache(&b, "cli-watch", "{}"));
     // Not this namespace's: not shown.

@@ -1,6 +1,7 @@
 //! Fuzzing the decoders that read untrusted bytes from L2 (the envelope,
 //! the decode-bounds pre-scan, the interop reader's containers,
-//! decryption), the canonical-argument encoder and the JSON option parser.
+//! decryption), the canonical-argument encoder, the JSON option parser and
+//! the `cachekit` command's reader of stored entries (`inspect`).
 //!
 //! Tool: `proptest` (stable toolchain, no instrumentation build), driving
 //! mutations of a seed corpus made of every hex document of the protocol's
@@ -299,6 +300,24 @@ fn nested_arrays_canonicalise_in_linear_allocation() {
     let (shallow, deep) = (allocated(200), allocated(400));
     // Twice the depth: about twice the allocation (quadratic would be four times).
     assert!(deep * 10 < shallow * 25, "{shallow} bytes for 200 levels, {deep} for 400: not linear");
+}
+
+#[test]
+fn fuzz_inspect() {
+    use cachekit::internals::inspect::{inspect, to_json, DecryptKeys};
+    let limits = Limits::default();
+    let keys = DecryptKeys { master_keys: vec![[7u8; 32]], tenants: vec!["tenant".into()], serializers: Vec::new() };
+    fuzz("cli inspect", input(), |b| {
+        // Rendering JSON allocates a map or an array per nesting level (a
+        // few hundred bytes for two input bytes of an empty-keyed map), so
+        // it has the canonical encoders' bound; inspect may also decompress
+        // an envelope first (the envelope's bound).
+        let json_ratio = 16 + 2 * MAX_DEPTH;
+        let (_, n) = allocated_by(|| inspect("ns:op:0123456789abcdef:e1", b, &keys, &limits));
+        bounded("inspect", b, n, limits.max_ratio as usize + json_ratio)?;
+        let (_, n) = allocated_by(|| to_json(b, &limits));
+        bounded("to_json", b, n, json_ratio)
+    });
 }
 
 /// Inputs a run once found (shrunk), kept as regressions.

@@ -93,6 +93,15 @@ impl Redis {
         }
     }
 
+    /// The URL an operator's tool uses: on the ACL server, the default user
+    /// (the ACL is the library's, not an administrator's); else [`Redis::url`].
+    pub fn admin_url(&self) -> String {
+        match self {
+            Redis::Acl(s) => s.url(),
+            _ => self.url(),
+        }
+    }
+
     pub fn is_cluster(&self) -> bool {
         matches!(self, Redis::Cluster { .. })
     }
