@@ -88,7 +88,9 @@ pub fn waiters_key(entry: &str) -> String {
 }
 
 /// The generation number of a namespace, bumped by every delete and clear.
-pub(crate) fn generation_key(scope: &str, namespace: &str) -> String {
+/// (`pub` for the tests that bump it without announcing the change: see
+/// `cachekit::internals::keyspace`.)
+pub fn generation_key(scope: &str, namespace: &str) -> String {
     format!("{scope}{namespace}:~gen")
 }
 

@@ -70,9 +70,12 @@ pub mod internals {
         pub use crate::key::*;
     }
     /// The names of the keys beside an entry (its fill lock, its waiters'
-    /// marker), for tests that look at them in Redis.
+    /// marker) and of a namespace's generation number (`generation_key(scope,
+    /// namespace)`, scope being the key prefix and tenant scope, "" without
+    /// them), for tests that look at them in Redis or change them behind the
+    /// core's back.
     pub mod keyspace {
-        pub use crate::keyspace::{lock_key, waiters_key};
+        pub use crate::keyspace::{generation_key, lock_key, waiters_key};
     }
     /// What the `cachekit` command-line tool (src/bin/cachekit) uses beside
     /// the Rust API: the read-only decoder of stored bytes, and operator

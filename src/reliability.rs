@@ -637,6 +637,83 @@ mod tests {
     }
 
     #[test]
+    fn each_operation_has_its_label_and_its_timeout_kind() {
+        use Op::*;
+        let table = [
+            (Get, "get", OpKind::Data),
+            (Set, "set", OpKind::Data),
+            (Delete, "delete", OpKind::Data),
+            (Exists, "exists", OpKind::Data),
+            (Ttl, "ttl", OpKind::Data),
+            // A clear takes many round trips: the maximum timeout.
+            (Clear, "clear", OpKind::Bulk),
+            // Lock operations have an adaptive timeout of their own.
+            (Lock, "lock", OpKind::Lock),
+            (LockHeld, "exists", OpKind::Lock),
+            (Unlock, "unlock", OpKind::Lock),
+        ];
+        for (op, label, kind) in table {
+            assert_eq!(op.label(), label, "{op:?}");
+            assert_eq!(Op::LABELS[op.index()], label, "{op:?}");
+            assert_eq!(op.kind(), kind, "{op:?}");
+        }
+        assert_eq!(Op::LABELS[6], "ping", "the one label no Op has");
+    }
+
+    #[test]
+    fn breaker_states_have_the_reference_names_and_gauge_values() {
+        let names: Vec<_> = [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen].iter().map(|s| (s.name(), s.gauge())).collect();
+        assert_eq!(names, [("CLOSED", 0), ("OPEN", 1), ("HALF_OPEN", 2)]);
+    }
+
+    #[test]
+    fn l2_errors_read_with_their_class() {
+        for (class, word) in [(ErrorClass::Transient, "transient"), (ErrorClass::Permanent, "permanent"), (ErrorClass::Excluded, "excluded")] {
+            let e = L2Error { class, message: "connection refused".into() };
+            assert_eq!(e.to_string(), format!("{word} L2 error: connection refused"));
+        }
+    }
+
+    #[test]
+    fn half_open_lets_through_half_open_requests_trials_at_a_time() {
+        let r = Reliability::new(
+            BreakerConfig { failure_threshold: 1, recovery_timeout: 0.0, success_threshold: 5, half_open_requests: 3, enabled: true },
+            TimeoutConfig::default(),
+            BackpressureConfig { enabled: true, max_concurrent_requests: 10 },
+            Duration::from_secs(1),
+        );
+        let normal = r.admit(OpKind::Data).unwrap();
+        assert!(!normal.is_trial(), "a closed breaker's permits are no trials");
+        r.record(normal, Some((ErrorClass::Transient, "boom")));
+        assert_eq!(r.state(), BreakerState::Open);
+        // recovery_timeout 0: the next admission is the first trial.
+        let trials: Vec<_> = (0..3).map(|_| r.admit(OpKind::Data).unwrap()).collect();
+        assert!(trials.iter().all(|p| p.is_trial()));
+        assert_eq!(r.state(), BreakerState::HalfOpen);
+        assert_eq!(r.admit(OpKind::Data).err(), Some(Refusal::BreakerOpen), "a fourth trial waits");
+        let mut trials = trials.into_iter();
+        r.record(trials.next().unwrap(), None);
+        let again = r.admit(OpKind::Data).expect("a finished trial frees its slot");
+        assert!(again.is_trial());
+        assert_eq!(r.admit(OpKind::Data).err(), Some(Refusal::BreakerOpen));
+        // A trial given back unused frees its slot too.
+        r.forgo(again);
+        assert!(r.admit(OpKind::Data).unwrap().is_trial());
+    }
+
+    #[test]
+    fn the_health_report_dates_the_last_failure_by_the_wall_clock() {
+        let r = rel(5, 60.0);
+        let wall = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+        assert!(r.breaker_json()["last_failure_time"].is_null());
+        let before = wall();
+        fail(&r, ErrorClass::Transient);
+        let after = wall();
+        let t = r.breaker_json()["last_failure_time"].as_f64().unwrap();
+        assert!(before <= t && t <= after, "{before} <= {t} <= {after}");
+    }
+
+    #[test]
     fn the_adaptive_timeout_follows_the_p95_within_bounds() {
         let r = rel(5, 60.0);
         assert_eq!(r.current_timeout(OpKind::Data), Duration::from_secs(1), "base until measured");

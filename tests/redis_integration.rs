@@ -13,7 +13,7 @@ use redis_server::RedisServer;
 use redis_target::{on_each_redis, Raw, Redis};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn client(url: &str, extra: &str) -> Client {
     let json = format!(r#"{{"redis_url": "{url}", "socket_timeout": 0.5, "socket_connect_timeout": 0.5 {extra}}}"#);
@@ -390,13 +390,34 @@ fn rotated_master_keys_still_decrypt(redis: Redis) {
 }
 
 fn encrypted_namespaces_keep_ciphertext_in_l1_unless_asked(redis: Redis) {
-    let c = client(&redis.url(), "")
-        .cache("encl1", opts(&format!(r#"{{"encryption": true, "master_key": "{KEY_A}"}}"#)))
-        .unwrap();
-    c.set("op", &args(&[1]), &text("secret"), None).unwrap();
-    redis.raw().del::<_, ()>(c.key("op", &args(&[1])).unwrap()).unwrap();
-    // Served from L1 (Redis no longer has it), decrypted on the hit.
-    assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &text("secret")[..]);
+    // What L1 holds is seen through health: `l1.bytes` is the key, the
+    // bytes kept and a fixed per-entry overhead. The ciphertext (nonce,
+    // encrypted envelope, tag) is longer than the value, so the bytes kept
+    // tell which of the two is in L1.
+    let value = text("secret");
+    let mut overheads = Vec::new();
+    // Namespaces of one length: keys of one length.
+    for (ns, extra, keeps) in [("encl1c", "", "ciphertext"), ("encl1p", r#", "l1_plaintext": true"#, "plaintext")] {
+        let c = client(&redis.url(), "")
+            .cache(ns, opts(&format!(r#"{{"encryption": true, "master_key": "{KEY_A}"{extra}}}"#)))
+            .unwrap();
+        c.set("op", &args(&[1]), &value, None).unwrap();
+        let key = c.key("op", &args(&[1])).unwrap();
+        let stored: Vec<u8> = redis.raw().get(&key).unwrap();
+        assert!(stored.len() >= value.len() + 12 + 16, "Redis holds nonce + ciphertext + tag ({} bytes)", stored.len());
+        let l1 = &c.health()["l1"];
+        assert_eq!(l1["entries"], 1, "{l1}");
+        let held = l1["bytes"].as_u64().unwrap() as usize - key.len();
+        let kept = if keeps == "ciphertext" { stored.len() } else { value.len() };
+        overheads.push((keeps, held.checked_sub(kept).unwrap_or_else(|| panic!("{ns}: L1 holds {held} bytes, fewer than the {keeps}"))));
+        redis.raw().del::<_, ()>(&key).unwrap();
+        // Served from L1 (Redis no longer has it), decrypted on the hit when
+        // L1 keeps the ciphertext.
+        assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &value[..], "{ns}");
+        assert_eq!(stat(&c, "l2_hits") + stat(&c, "l2_misses"), 0, "{ns}: the read never reached Redis");
+    }
+    // One per-entry overhead for both: each L1 holds what its row says.
+    assert_eq!(overheads[0].1, overheads[1].1, "per-entry overhead over (ciphertext, plaintext): {overheads:?}");
 }
 
 // ---- Redis down: fail-open; fail-closed when chosen ----
@@ -499,20 +520,50 @@ fn sixteen_threads_on_a_cold_key_compute_once(redis: Redis) {
     assert!(c.get("op", &args(&[1])).unwrap().is_some());
 }
 
+/// Poll `cond` every few milliseconds until it holds, or fail after `within`.
+fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn an_abandoned_lease_caches_nothing_and_a_waiter_takes_over(redis: Redis) {
-    let c = client(&redis.url(), "").cache("abort", CacheOptions::default()).unwrap();
+    // Waiting out fill_wait_ms (or the lock's TTL) is what a waiter must not
+    // do: both are far beyond the bound below.
+    const FILL_WAIT_MS: u64 = 30_000;
+    let c = client(&redis.url(), "")
+        .cache("abort", opts(&format!(r#"{{"fill_wait_ms": {FILL_WAIT_MS}, "lock_ttl_ms": {FILL_WAIT_MS}}}"#)))
+        .unwrap();
     let Fill::Lease(first) = c.fill("op", &args(&[1])).unwrap() else { panic!("cold key gives a lease") };
     let c2 = c.clone();
-    let waiter = std::thread::spawn(move || match c2.fill("op", &args(&[1])).unwrap() {
-        Fill::Lease(l) => {
-            l.complete(&text("second"), None).unwrap();
-            "took over"
-        }
-        Fill::Hit(_) | Fill::Refresh(..) => "hit",
+    let waiter = std::thread::spawn(move || {
+        let outcome = match c2.fill("op", &args(&[1])).unwrap() {
+            Fill::Lease(l) => {
+                l.complete(&text("second"), None).unwrap();
+                "took over"
+            }
+            Fill::Hit(_) | Fill::Refresh(..) => "hit",
+        };
+        (outcome, Instant::now())
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // Handshake: the holder gives up only once the core counts the waiter.
+    wait_until(Duration::from_secs(10), "the second caller waits for the first", || stat(&c, "fill_waits") >= 1);
+    let aborted_at = Instant::now();
     first.abort();
-    assert_eq!(waiter.join().unwrap(), "took over");
+    let (outcome, returned_at) = waiter.join().unwrap();
+    assert_eq!(outcome, "took over");
+    assert!(returned_at > aborted_at, "the waiter returned only after the abort");
+    // Woken by the abort, the waiter reads L2 and takes the lock, maybe
+    // after one re-check of the lock the holder's release frees (naps of
+    // at most 200 ms): four round trips within the 0.5 s socket timeout.
+    let bound = Duration::from_millis(4 * 500 + 200);
+    assert!(bound * 10 <= Duration::from_millis(FILL_WAIT_MS));
+    let woke = returned_at - aborted_at;
+    assert!(woke < bound, "the waiter took over {woke:?} after the abort (bound {bound:?}; fill_wait_ms {FILL_WAIT_MS})");
+    assert_eq!(stat(&c, "fill_wait_timeouts"), 0);
+    assert_eq!(stat(&c, "lease_timeouts"), 0);
     assert_eq!(&*c.get("op", &args(&[1])).unwrap().unwrap(), &text("second")[..]);
 }
 
