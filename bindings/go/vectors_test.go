@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -145,6 +146,10 @@ func untagValue(v any) (any, error) {
 						return nil, err
 					}
 					return cachekit.Set(elems.([]any)), nil
+				default:
+					if strings.HasPrefix(k, "$") {
+						return nil, fmt.Errorf("unknown tag %s", k)
+					}
 				}
 			}
 		}

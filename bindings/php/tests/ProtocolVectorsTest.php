@@ -121,6 +121,10 @@ final class ProtocolVectorsTest extends TestCase
                 case '$set':
                     $elems = self::untag($x);
                     return $elems instanceof Inexpressible ? $elems : new Set($elems);
+                default:
+                    if (str_starts_with((string) $tag, '$')) {
+                        throw new \UnexpectedValueException("unknown tag {$tag}");
+                    }
             }
         }
         $out = [];
