@@ -72,12 +72,21 @@ class RedisServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
-                    return
-            except OSError:
-                time.sleep(0.02)
+            if self.ready():
+                return
+            time.sleep(0.02)
         pytest.fail("own redis-server did not start")
+
+    def ready(self) -> bool:
+        """PING is answered with PONG, or with an auth error (a server that
+        wants a password is up too); refused or LOADING is not ready yet."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                reply = s.makefile("rb").readline()
+        except OSError:
+            return False
+        return reply == b"+PONG\r\n" or reply.startswith((b"-NOAUTH", b"-WRONGPASS"))
 
     def kill(self) -> None:
         if self.proc is not None:
