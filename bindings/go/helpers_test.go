@@ -270,18 +270,35 @@ func startRedis(t testing.TB) *redisServer {
 	t.Cleanup(s.kill)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			conn.Close()
-			r := dialRedis(t, s.url)
-			if v, ok := r.do(t, "PING").([]byte); ok && string(v) == "PONG" {
-				return s
-			}
+		if redisReady(fmt.Sprintf("127.0.0.1:%d", port)) {
+			return s
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server on port %d did not start", port)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// redisReady: PING is answered with PONG, or with an auth error (a server
+// that wants a password is up too). Anything else (refused, LOADING) is not
+// ready yet: never a failure of the test by itself.
+func redisReady(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return false
+	}
+	v, err := (&resp{conn: conn, r: bufio.NewReader(conn)}).read()
+	if err != nil {
+		return strings.Contains(err.Error(), "NOAUTH") || strings.Contains(err.Error(), "WRONGPASS")
+	}
+	b, ok := v.([]byte)
+	return ok && string(b) == "PONG"
 }
 
 // kill stops the server at once (SIGKILL: no goodbye to clients).
