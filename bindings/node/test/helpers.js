@@ -50,10 +50,13 @@ async function ownRedis() {
   const url = `redis://127.0.0.1:${port}`;
   const probe = raw(url);
   probe.on('error', () => {});
+  // Ready: PING answered with PONG, or with an auth error (a server that
+  // requires a password is up too), the readiness every launcher uses.
   for (let i = 0; ; i++) {
     try {
       if ((await probe.ping()) === 'PONG') break;
     } catch (e) {
+      if (/^(NOAUTH|WRONGPASS)/.test(e.message)) break;
       if (i > 100) throw new Error(`redis-server on ${port} did not start: ${e.message}`);
     }
     await sleep(50);
