@@ -83,12 +83,12 @@ EOF
 
 for fmt in envelope interop; do
   ns="cross-$$-$fmt"
-  check "$fmt: python writes" "$py" "$here/cross.py" write "$fmt" "$ns" python
+  check "$fmt: python writes" "$py" "$here/cross.py" go write "$fmt" "$ns" python
   check "$fmt: cachekit inspect reads python's entry" cli_reads "$fmt" "$ns" python
   check "$fmt: go reads python's entry as a hit" "$bin/cross" read "$fmt" "$ns"
   check "$fmt: go writes" "$bin/cross" write "$fmt" "$ns"
   check "$fmt: cachekit inspect reads go's entry" cli_reads "$fmt" "$ns" go
-  check "$fmt: python reads go's entry as a hit" "$py" "$here/cross.py" read "$fmt" "$ns" go
+  check "$fmt: python reads go's entry as a hit" "$py" "$here/cross.py" go read "$fmt" "$ns" go
 done
 # The two formats never share a key: the keys of one call differ, Python's
 # envelope entry is at the envelope key and nothing is at the interop key
@@ -127,11 +127,11 @@ if [ -n "${CACHEKIT_TEST_CLUSTER_URL:-}" ]; then
   for fmt in envelope interop; do
     ns="cross-$$-cluster-$fmt"
     on_cluster=(env CACHEKIT_REDIS_URL="$CACHEKIT_TEST_CLUSTER_URL")
-    check "cluster $fmt: python writes" "${on_cluster[@]}" "$py" "$here/cross.py" write "$fmt" "$ns" python
+    check "cluster $fmt: python writes" "${on_cluster[@]}" "$py" "$here/cross.py" go write "$fmt" "$ns" python
     check "cluster $fmt: the entry is in the cluster" in_cluster "$fmt" "$ns"
     check "cluster $fmt: go reads python's entry as a hit" "${on_cluster[@]}" "$bin/cross" read "$fmt" "$ns"
     check "cluster $fmt: go writes" "${on_cluster[@]}" "$bin/cross" write "$fmt" "$ns"
-    check "cluster $fmt: python reads go's entry as a hit" "${on_cluster[@]}" "$py" "$here/cross.py" read "$fmt" "$ns" go
+    check "cluster $fmt: python reads go's entry as a hit" "${on_cluster[@]}" "$py" "$here/cross.py" go read "$fmt" "$ns" go
   done
 else
   echo "cluster: not run here (CACHEKIT_TEST_CLUSTER_URL unset; ci/test.sh sets it)"
@@ -150,11 +150,11 @@ on_sentinel_master() { # format namespace
 if [ -n "${CACHEKIT_TEST_SENTINEL_URL:-}" ]; then
   ns="cross-$$-sentinel"
   on_sentinel=(env CACHEKIT_REDIS_URL="$CACHEKIT_TEST_SENTINEL_URL")
-  check "sentinel: python writes" "${on_sentinel[@]}" "$py" "$here/cross.py" write envelope "$ns" python
+  check "sentinel: python writes" "${on_sentinel[@]}" "$py" "$here/cross.py" go write envelope "$ns" python
   check "sentinel: the entry is on the master the sentinels name" on_sentinel_master envelope "$ns"
   check "sentinel: go reads python's entry as a hit" "${on_sentinel[@]}" "$bin/cross" read envelope "$ns"
   check "sentinel: go writes" "${on_sentinel[@]}" "$bin/cross" write envelope "$ns"
-  check "sentinel: python reads go's entry as a hit" "${on_sentinel[@]}" "$py" "$here/cross.py" read envelope "$ns" go
+  check "sentinel: python reads go's entry as a hit" "${on_sentinel[@]}" "$py" "$here/cross.py" go read envelope "$ns" go
 else
   echo "sentinel: not run here (CACHEKIT_TEST_SENTINEL_URL unset; ci/test.sh sets it)"
 fi

@@ -18,28 +18,16 @@ const python = process.env.CACHEKIT_TEST_PYTHON || path.join(repo, 'build', 'ven
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(repo, process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
 const library = process.env.CACHEKIT_LIBRARY || path.join(target, 'debug', 'libcachekit.so');
 
-// The Python side: the same names, its own function body; prints what it
-// returned and how often its function ran.
-const SCRIPT = `
-import datetime as dt, json, sys
-from cachekit import cache
-ns = sys.argv[1]
-calls = []
-@cache(namespace=ns, operation="price", ttl=300)
-def price(symbol, qty):
-    calls.append(1)
-    return {"symbol": symbol, "qty": qty, "by": "python",
-            "at": dt.datetime(2024, 1, 1, 12, 30, 45, 123456, tzinfo=dt.timezone.utc)}
-v = price("ACME", 3)
-v["at"] = v["at"].isoformat()
-print(json.dumps({"value": v, "calls": len(calls)}))
-`;
+// The Python side (tests/cross/cross.py node, the one Python counterpart of
+// the cross-language tests): the same names, its own function body; prints
+// what it returned and how often its function ran.
+const crossPy = path.join(repo, 'tests', 'cross', 'cross.py');
 
 function runPython(ns, url) {
   for (const [what, p] of [['Python', python], ['the core library', library]]) {
     if (!fs.existsSync(p)) throw new Error(`${what} not found at ${p} (bindings/node/ci.sh builds the core; bindings/python/ci.sh makes the venv)`);
   }
-  const out = execFileSync(python, ['-c', SCRIPT, ns], {
+  const out = execFileSync(python, [crossPy, 'node', ns], {
     env: {
       ...process.env,
       CACHEKIT_REDIS_URL: url,

@@ -43,7 +43,7 @@ final class CrossLanguageTest extends TestCase
         $repo = \dirname(__DIR__, 3);
         $py = getenv('CACHEKIT_TEST_PYTHON') ?: $repo . '/build/venv-python/bin/python';
         $this->assertFileExists($py, 'the Python test interpreter (bindings/python/ci.sh makes build/venv-python; CACHEKIT_TEST_PYTHON overrides)');
-        [$code, $out, $err] = Support::run([$py, __DIR__ . '/fixtures/cross.py', $mode, $ns], [
+        [$code, $out, $err] = Support::run([$py, $repo . '/tests/cross/cross.py', 'php', $mode, $ns], [
             'PYTHONPATH' => $repo . '/bindings/python/src',
             'CACHEKIT_LIBRARY' => Support::library(),
             'CACHEKIT_REDIS_URL' => $url,
