@@ -42,6 +42,8 @@ echo "== PHP binding: FFI header, PHPUnit"
 bindings/php/ci.sh
 echo "== Node.js binding: napi-rs addon, tsc, node --test"
 bindings/node/ci.sh
+echo "== Prometheus: Go, Python, Node.js and PHP processes serve the metrics; every dashboard query returns series; promtool check metrics"
+tests/prometheus/run.sh
 echo "== Cross-language: entries written by one language are hits in the others"
 tests/cross/run.sh
 echo "== Examples: each runs L1-only (no Redis) and shows its hit"

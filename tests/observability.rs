@@ -59,6 +59,11 @@ fn the_exposition_has_every_metric_of_the_reference() {
     }
     assert!(text.contains(r#"redis_cache_operations_total{namespace="obs",operation="get",serializer="msgpack",status="l2_hit"} 10"#), "{text}");
     assert!(text.contains(r#"status="corrupt"} 1"#), "{text}");
+    // Every (operation, status) pair is there from the start, at 0 until it
+    // happens: a dashboard's error panel has a series to show.
+    for status in [r#"operation="l2",serializer="msgpack",status="error"} 0"#, r#"operation="fill",serializer="msgpack",status="wait_timeout"} 0"#] {
+        assert!(text.contains(&format!(r#"redis_cache_operations_total{{namespace="obs",{status}"#)), "{status}: {text}");
+    }
     assert!(text.contains(r#"redis_circuit_breaker_state{namespace="obs"} 0"#), "{text}");
     assert!(text.contains(r#"redis_connection_pool_usage{type="created"}"#), "{text}");
 }

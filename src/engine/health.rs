@@ -210,7 +210,11 @@ impl NsInner {
         let g = NsStats::get;
         let local = self.local.get();
         let l1 = local.and_then(|l| l.l1.as_ref());
-        let mut operations = vec![
+        // Every (operation, status) pair is exposed, zeros included
+        // (Prometheus's advice for known label values): a series that
+        // appears only once its first error happens makes a dashboard panel
+        // say "No data" instead of 0, and `rate()` misses its first increase.
+        let operations = vec![
             ("get", "l1_hit", l1.map_or(0, |l| l.hits())),
             ("get", "l2_hit", g(&s.l2_hits)),
             ("get", "miss", g(&s.l2_misses)),
@@ -235,7 +239,6 @@ impl NsInner {
             ("invalidate", "received", g(&s.invalidations_received)),
             ("invalidate", "l1_resync", g(&s.l1_resyncs)),
         ];
-        operations.retain(|(_, _, n)| *n > 0);
         metrics::NsSample {
             namespace: &self.namespace,
             serializer: &self.options.serializer,
