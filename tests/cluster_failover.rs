@@ -37,20 +37,7 @@ fn a_master_killed_under_load_costs_callers_nothing_and_its_slots_take_writes_ag
     std::thread::sleep(Duration::from_millis(1500));
     let victim = cluster.master_of(&probe_key);
     cluster.kill(victim);
-    let killed_at = Instant::now();
-    let mut probe_failures = 0u64;
-    let mut last_error = String::new();
-    let recovered = loop {
-        match probe.set("probe", &args(0), &int(2), None) {
-            Ok(()) => break Some(killed_at.elapsed()),
-            Err(e) => last_error = e.to_string(),
-        }
-        probe_failures += 1;
-        if killed_at.elapsed() > Duration::from_secs(30) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (recovered, probe_failures, last_error) = load_workers::writes_again(&probe, Instant::now());
     // Load goes on for a while on the new topology.
     std::thread::sleep(Duration::from_millis(1500));
     let tallies = workers.finish();

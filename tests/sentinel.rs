@@ -63,20 +63,7 @@ fn the_master_failing_over_under_load_from_two_processes_costs_callers_nothing()
     let workers = Workers::spawn(test, &sentinel.url, 2, 4);
     std::thread::sleep(Duration::from_millis(1500));
     sentinel.kill(old_master);
-    let killed_at = Instant::now();
-    let mut probe_failures = 0u64;
-    let mut last_error = String::new();
-    let recovered = loop {
-        match probe.set("probe", &args(0), &int(2), None) {
-            Ok(()) => break Some(killed_at.elapsed()),
-            Err(e) => last_error = e.to_string(),
-        }
-        probe_failures += 1;
-        if killed_at.elapsed() > Duration::from_secs(30) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (recovered, probe_failures, last_error) = load_workers::writes_again(&probe, Instant::now());
     // The load goes on past the workers' TTL (2 s): what the new master
     // holds of theirs then was written after the failover.
     std::thread::sleep(Duration::from_millis(2500));

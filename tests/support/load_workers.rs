@@ -163,6 +163,25 @@ impl Workers {
     }
 }
 
+/// After a master was killed at `killed_at`: write the fail-closed
+/// `probe`'s entry every 20 ms until a write succeeds (or 30 s passed).
+/// Returns how long that took, the writes refused meanwhile and the last
+/// refusal.
+pub fn writes_again(probe: &Cache, killed_at: std::time::Instant) -> (Option<std::time::Duration>, u64, String) {
+    let (mut refused, mut last_error) = (0u64, String::new());
+    loop {
+        match probe.set("probe", &args(0), &int(2), None) {
+            Ok(()) => return (Some(killed_at.elapsed()), refused, last_error),
+            Err(e) => last_error = e.to_string(),
+        }
+        refused += 1;
+        if killed_at.elapsed() > std::time::Duration::from_secs(30) {
+            return (None, refused, last_error);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The sum of a figure over the tallies.
 pub fn total(tallies: &[Value], figure: &str) -> u64 {
     tallies.iter().map(|t| t[figure].as_u64().unwrap_or(0)).sum()
